@@ -1,0 +1,1 @@
+"""The ``sending-domain`` command line: one module per command, ``print`` only here."""

@@ -1,0 +1,1 @@
+"""DNS I/O at the edge of the core."""
