@@ -1,0 +1,44 @@
+"""Argument helpers shared by the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sending_domain.core.errors import ConfigError
+from sending_domain.core.records import is_hostname, normalize_name
+
+
+def add_nameserver_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nameserver", action="append", default=[], metavar="HOST[:PORT]",
+        help="DNS server to ask (repeatable); default: the system's resolvers",
+    )
+
+
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--stack", metavar="NAME", help="read stacks/Pulumi.NAME.yaml")
+    group.add_argument("--config", metavar="FILE", help="read this stack file")
+
+
+def domain_argument(text: str, what: str = "DOMAIN") -> str:
+    if not is_hostname(text):
+        raise ConfigError(f"{what} {text!r} is not a valid domain name")
+    return normalize_name(text)
+
+
+def bounded_int(text: str | int, *, name: str, low: int, high: int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} {text!r} must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} {value} must be from {low} to {high}")
+    return value
+
+
+def print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")

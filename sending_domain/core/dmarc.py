@@ -1,0 +1,470 @@
+"""DMARC policies: the staged rollout, rendering, parsing, report authorization.
+
+Pure: no Pulumi, no sockets, no environment.
+
+**Stages.** A :class:`Stage` is ``(p, pct)``. Strength orders them::
+
+    p=none  <  p=quarantine pct=1..99 (ascending)  <  p=quarantine  <  p=reject pct=1..99  <  p=reject
+
+(``reject pct=25`` is stronger than ``quarantine``: RFC 7489 §6.3 applies the next-lower policy,
+quarantine, to the messages a partial reject does not select.) The rollout ladder, Google's guidance as
+widely copied (monitor first, quarantine in rising steps, then reject)::
+
+    none → quarantine 10 → quarantine 25 → quarantine 50 → quarantine 100
+         → reject 25 → reject 50 → reject 100
+
+**The transition rule** (:func:`check_transition`): moving back, or staying, is always allowed. Moving
+towards enforcement is allowed when no rung of the ladder lies strictly between the old and the new stage —
+that is, the new stage is at most the next rung above the old one. A stage off the ladder (quarantine 30)
+is allowed and placed by strength. A first deployment (no old stage) may start at most at the ladder's first
+rung (``p=none``). ``force`` lifts both limits, e.g. to adopt a domain that already enforces.
+
+**Partial stages.** RFC 9989 receivers ignore ``pct`` and would enforce the whole policy, so a stage with
+pct < 100 also carries ``t=y`` (RFC 9989 test mode: do not apply the policy yet). RFC 7489 receivers ignore
+the unknown ``t`` and honour ``pct``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Literal
+
+from .records import Record, is_hostname, normalize_name
+
+Policy = Literal["none", "quarantine", "reject"]
+POLICIES: tuple[str, ...] = ("none", "quarantine", "reject")  # RFC 7489 §6.3 p=
+ALIGNMENTS: tuple[str, ...] = ("r", "s")  # RFC 7489 §6.3 adkim=/aspf=
+FO_OPTIONS: tuple[str, ...] = ("0", "1", "d", "s")  # RFC 7489 §6.3 fo=
+POLICY_FIELDS: tuple[str, ...] = ("p", "pct", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo")
+FORCE_HINT = "set dmarc.force: true"
+
+_MAILTO = re.compile(
+    r"^mailto:"
+    r"(?P<local>[A-Za-z0-9#$%&'*+/=^_`{|}~-]+(?:\.[A-Za-z0-9#$%&'*+/=^_`{|}~-]+)*)"
+    r"@(?P<domain>[A-Za-z0-9._-]+)"
+    r"(?:!(?P<size>[0-9]+[kmgtKMGT]?))?$",
+    re.IGNORECASE,
+)
+_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_DIGITS = re.compile(r"^[0-9]{1,3}$")
+
+
+# --- field validation -------------------------------------------------------------------------------
+
+
+def _check_policy_name(value: object) -> str | None:
+    if value not in POLICIES:
+        return f"must be one of none, quarantine, reject, not {value!r}"
+    return None
+
+
+def _check_pct(value: object) -> str | None:
+    # RFC 7489 §6.3: pct is an integer 0..100; a stage of 0 is "not enforcing", which is p=none here.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        return f"must be a whole number 1..100, not {value!r}"
+    return None
+
+
+def _check_none_pct(p: object, pct: object) -> str | None:
+    if p == "none" and pct != 100:
+        return "applies only to p=quarantine or p=reject; remove it (or set 100) with p=none"
+    return None
+
+
+def stage_problems(p: object, pct: object) -> list[tuple[str, str]]:
+    """Problems with one stage, as ``(p|pct, reason)``."""
+    found = [("p", _check_policy_name(p)), ("pct", _check_pct(pct) or _check_none_pct(p, pct))]
+    return [(sub, reason) for sub, reason in found if reason]
+
+
+def _check_alignment(value: object) -> str | None:
+    if value not in ALIGNMENTS:
+        return f"must be r (relaxed) or s (strict), not {value!r}"
+    return None
+
+
+def _check_fo(value: object) -> str | None:
+    """RFC 7489 §6.3 fo: colon-separated 0, 1, d, s; RFC 9989 §4.7: 0 and 1 exclusive, each at most once."""
+    if not isinstance(value, str) or not value:
+        return 'must be a string such as "0", "1" or "d:s"'
+    options = value.split(":")
+    unknown = [o for o in options if o not in FO_OPTIONS]
+    if unknown:
+        return f"option {unknown[0]!r} is not one of 0, 1, d, s"
+    if len(set(options)) != len(options):
+        return "must not repeat an option"
+    if "0" in options and "1" in options:
+        return "options 0 and 1 are mutually exclusive"
+    return None
+
+
+def check_report_uri(uri: object) -> str | None:
+    """A reason why ``uri`` is not a DMARC report address, or None.
+
+    RFC 7489 §6.2: a URI with an optional ``!size`` suffix (digits and k, m, g or t); ``,`` and ``!`` inside
+    the URI itself must be percent-encoded. Only ``mailto:`` is supported (the one scheme receivers must
+    accept, RFC 7489 §6.3 / RFC 9989 §4.7).
+    """
+    if not isinstance(uri, str) or not uri.lower().startswith("mailto:"):
+        return f"report address {uri!r} must be a mailto: URI, e.g. mailto:dmarc-reports@example.com"
+    match = _MAILTO.match(uri)
+    if not match:
+        return f"report address {uri!r} is not mailto:local@domain[!size] (RFC 7489 §6.2)"
+    domain = match["domain"]
+    if "." not in domain.strip(".") or not is_hostname(domain):
+        return f"report address {uri!r} has an invalid domain {domain!r}"
+    return None
+
+
+def _canonical_uri(uri: str) -> str:
+    """``mailto:`` lower-case, domain lower-case, size unit lower-case; the local part kept as written."""
+    match = _MAILTO.match(uri)
+    assert match is not None
+    size = f"!{match['size'].lower()}" if match["size"] else ""
+    return f"mailto:{match['local']}@{normalize_name(match['domain'])}{size}"
+
+
+def report_destination(uri: str) -> str:
+    """The domain a (valid) report URI sends to."""
+    match = _MAILTO.match(uri)
+    if not match:
+        raise ValueError(check_report_uri(uri) or f"invalid report address {uri!r}")
+    return normalize_name(match["domain"])
+
+
+def _check_uri_list(value: object, tag: str) -> list[tuple[str, str]]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        return [(tag, "must be a list of mailto: URIs")]
+    problems = [(f"{tag}[{i}]", check_report_uri(uri)) for i, uri in enumerate(items)]
+    return [(sub, reason) for sub, reason in problems if reason]
+
+
+def validate_policy_fields(raw: Mapping[str, object], *, extra_keys: Collection[str] = ()) -> list[tuple[str, str]]:
+    """Every problem in a DMARC settings mapping, as ``(subpath, reason)``; empty when valid.
+
+    ``p`` is required; the other :data:`POLICY_FIELDS` are optional. Keys in ``extra_keys`` (say ``force``,
+    ``ladder``) are the caller's to check; any other key is reported as unknown.
+    """
+    problems: list[tuple[str, str]] = []
+    for key in raw:
+        if key not in POLICY_FIELDS and key not in extra_keys:
+            problems.append((str(key), f"unknown DMARC setting; use {', '.join(POLICY_FIELDS)}"))
+    if raw.get("p") is None:
+        problems.append(("p", "required: none, quarantine or reject"))
+    problems += _check_present(raw)
+    return problems
+
+
+def _check_present(raw: Mapping[str, object]) -> list[tuple[str, str]]:
+    checks = {
+        "p": _check_policy_name,
+        "sp": _check_policy_name,
+        "np": _check_policy_name,
+        "pct": lambda v: _check_pct(v) or _check_none_pct(raw.get("p"), v),
+        "adkim": _check_alignment,
+        "aspf": _check_alignment,
+        "fo": _check_fo,
+    }
+    problems = [(k, check(raw[k])) for k, check in checks.items() if k in raw and raw[k] is not None]
+    out = [(k, reason) for k, reason in problems if reason]
+    for tag in ("rua", "ruf"):
+        if raw.get(tag) is not None:
+            out += _check_uri_list(raw[tag], tag)
+    return out
+
+
+def _raise_problems(problems: Iterable[tuple[str, str]]) -> None:
+    text = "; ".join(f"{sub}: {reason}" if sub else reason for sub, reason in problems)
+    if text:
+        raise ValueError(text)
+
+
+# --- stages -----------------------------------------------------------------------------------------
+
+
+@functools.total_ordering
+@dataclass(frozen=True)
+class Stage:
+    """One rung of enforcement: ``p`` and ``pct`` (pct is always 100 for ``p=none``)."""
+
+    p: str
+    pct: int = 100
+
+    def __post_init__(self) -> None:
+        _raise_problems(stage_problems(self.p, self.pct))
+
+    @property
+    def strength(self) -> tuple[int, int]:
+        """A sort key: none < quarantine by pct < reject by pct."""
+        return (POLICIES.index(self.p), 0 if self.p == "none" else self.pct)
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Stage):
+            return NotImplemented
+        return self.strength < other.strength
+
+    def __str__(self) -> str:
+        return f"p={self.p}" if self.pct == 100 else f"p={self.p} pct={self.pct}"
+
+
+DEFAULT_LADDER: tuple[Stage, ...] = (
+    Stage("none"),
+    Stage("quarantine", 10),
+    Stage("quarantine", 25),
+    Stage("quarantine", 50),
+    Stage("quarantine", 100),
+    Stage("reject", 25),
+    Stage("reject", 50),
+    Stage("reject", 100),
+)
+
+
+def next_stage(old: Stage, ladder: Sequence[Stage] = DEFAULT_LADDER) -> Stage | None:
+    """The first rung of ``ladder`` stronger than ``old``; None at the top."""
+    return next((rung for rung in sorted(ladder) if rung > old), None)
+
+
+def check_transition(
+    old: Stage | None,
+    new: Stage,
+    *,
+    force: bool,
+    ladder: Sequence[Stage] = DEFAULT_LADDER,
+    domain: str = "",
+) -> str | None:
+    """A reason why DMARC may not move from ``old`` (None: first deployment) to ``new``, or None.
+
+    See the module docstring for the rule. The reason says what to do next.
+    """
+    if force:
+        return None
+    subject = f"DMARC for {domain}" if domain else "DMARC"
+    rungs = sorted(ladder) or list(DEFAULT_LADDER)
+    if old is None:
+        if new <= rungs[0]:
+            return None
+        return (
+            f"{subject} would start at {new}; a first deployment starts at {rungs[0]} so reports can be read "
+            f"before enforcing — start at {rungs[0]} or {FORCE_HINT} (e.g. to adopt a domain that already enforces)"
+        )
+    between = [rung for rung in rungs if old < rung < new]
+    if new <= old or not between:
+        return None
+    return (
+        f"{subject} would move from {old} to {new}, {len(between) + 1} steps towards enforcement at once; "
+        f"move one step (next: {between[0]}) or {FORCE_HINT}"
+    )
+
+
+def validate_ladder(raw: object) -> list[tuple[str, str]]:
+    """Problems in a configured ladder (a list of ``{p, pct}``), as ``(subpath, reason)``.
+
+    The rungs must be valid stages in strictly ascending strength.
+    """
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
+        return [("", "the ladder must be a non-empty list of {p, pct} stages")]
+    problems: list[tuple[str, str]] = []
+    previous: Stage | None = None
+    for index, item in enumerate(raw):
+        stage, item_problems = _stage_from_item(item)
+        problems += [(f"[{index}]{'.' + sub if sub else ''}", reason) for sub, reason in item_problems]
+        if stage is not None and previous is not None and not stage > previous:
+            problems.append((f"[{index}]", f"{stage} is not stronger than the rung before it ({previous})"))
+        previous = stage or previous
+    return problems
+
+
+def ladder_from_config(raw: object) -> tuple[Stage, ...]:
+    """The configured ladder as stages. Raises ValueError listing every problem."""
+    _raise_problems(validate_ladder(raw))
+    assert isinstance(raw, Sequence)
+    return tuple(Stage(item["p"], item.get("pct", 100)) for item in raw)
+
+
+def _stage_from_item(item: object) -> tuple[Stage | None, list[tuple[str, str]]]:
+    if not isinstance(item, Mapping):
+        return None, [("", "each rung is a mapping with p and optional pct")]
+    problems = [(str(k), "unknown key; a rung has only p and pct") for k in item if k not in ("p", "pct")]
+    p, pct = item.get("p"), item.get("pct", 100)
+    problems += stage_problems(p, pct)
+    return (None if problems else Stage(p, pct)), problems  # type: ignore[arg-type]
+
+
+# --- the policy value -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DmarcPolicy:
+    """A domain's DMARC policy (RFC 7489 §6.3, with ``np`` from RFC 9989). Checks itself on construction.
+
+    ``sp``/``np`` None means "not published" (receivers then use ``p``, resp. ``sp`` or ``p``).
+    ``rua``/``ruf`` are canonical ``mailto:`` URIs (scheme and domain lower-case). ``fo=None`` means the
+    default ``0``, so typed stack settings (where None leaves a tag out) convert field by field.
+    """
+
+    p: str
+    pct: int = 100
+    sp: str | None = None
+    np: str | None = None
+    adkim: str = "r"
+    aspf: str = "r"
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    fo: str | None = "0"
+
+    def __post_init__(self) -> None:
+        if self.fo is None:
+            object.__setattr__(self, "fo", "0")  # None (not configured) is the default, fo=0
+        for tag in ("rua", "ruf"):
+            value = getattr(self, tag)
+            if isinstance(value, (str, list)):
+                object.__setattr__(self, tag, (value,) if isinstance(value, str) else tuple(value))
+        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        _raise_problems(validate_policy_fields(raw))
+        for tag in ("rua", "ruf"):
+            object.__setattr__(self, tag, tuple(_canonical_uri(u) for u in getattr(self, tag)))
+
+    @property
+    def stage(self) -> Stage:
+        return Stage(self.p, self.pct)
+
+
+def policy_from_mapping(raw: Mapping[str, object], *, extra_keys: Collection[str] = ()) -> DmarcPolicy:
+    """A policy from config settings (keys as in :data:`POLICY_FIELDS`). Raises ValueError with every problem."""
+    _raise_problems(validate_policy_fields(raw, extra_keys=extra_keys))
+    values = {k: v for k, v in raw.items() if k in POLICY_FIELDS and v is not None}
+    return DmarcPolicy(**values)  # type: ignore[arg-type]
+
+
+def render_dmarc_value(policy: DmarcPolicy) -> str:
+    """The record text: ``v=DMARC1; p=...`` first (RFC 7489 §6.4), then a fixed order.
+
+    Order: sp, np, pct + t, adkim, aspf, fo, rua, ruf. Defaults are left out (pct=100, adkim=r, aspf=r,
+    fo=0, RFC 7489 §6.3). A partial stage carries ``pct=<n>; t=y`` (see the module docstring).
+    """
+    tags = [("v", "DMARC1"), ("p", policy.p)]
+    tags += [(t, v) for t, v in (("sp", policy.sp), ("np", policy.np)) if v is not None]
+    if policy.pct != 100:
+        tags += [("pct", str(policy.pct)), ("t", "y")]
+    tags += [(t, v) for t, v in (("adkim", policy.adkim), ("aspf", policy.aspf)) if v != "r"]
+    if policy.fo != "0":
+        tags.append(("fo", policy.fo))
+    tags += [(t, ",".join(v)) for t, v in (("rua", policy.rua), ("ruf", policy.ruf)) if v]
+    return "; ".join(f"{t}={v}" for t, v in tags)
+
+
+def dmarc_record_name(domain: str) -> str:
+    """``_dmarc.<domain>`` (RFC 7489 §6.1)."""
+    return f"_dmarc.{normalize_name(domain)}"
+
+
+def dmarc_record(domain: str, policy: DmarcPolicy, ttl: int = 300) -> Record:
+    """The TXT record publishing ``policy`` for ``domain``."""
+    return Record.txt(dmarc_record_name(domain), render_dmarc_value(policy), ttl)
+
+
+# --- parsing ----------------------------------------------------------------------------------------
+
+
+def parse_dmarc_value(text: str) -> dict[str, str]:
+    """The tags of a DMARC record's joined TXT text, in order, names lower-case, values stripped.
+
+    Raises ValueError with the reason: not starting with ``v=DMARC1`` (RFC 7489 §6.4), a tag without ``=``,
+    a bad tag name, an empty value, a duplicate tag. Unknown tags are kept (receivers ignore them).
+    """
+    specs = text.split(";")
+    if specs and not specs[-1].strip(" \t"):
+        specs.pop()  # RFC 7489 §6.4: a trailing separator is allowed
+    tags: dict[str, str] = {}
+    for index, spec in enumerate(specs, start=1):
+        name, value = _parse_tag_spec(index, spec)
+        if name in tags:
+            raise ValueError(f"duplicate tag {name!r} (RFC 7489 §6.4)")
+        tags[name] = value
+    if not tags or next(iter(tags)) != "v" or tags["v"] != "DMARC1":
+        raise ValueError("a DMARC record must start with v=DMARC1 (RFC 7489 §6.4)")
+    return tags
+
+
+def _parse_tag_spec(index: int, spec: str) -> tuple[str, str]:
+    if "=" not in spec:
+        shown = spec.strip() or "(empty)"
+        raise ValueError(f"tag {index} {shown!r} has no '=' (RFC 7489 §6.4 tag=value)")
+    name, value = (part.strip(" \t") for part in spec.split("=", 1))
+    if not _TAG_NAME.match(name):
+        raise ValueError(f"tag {index} has an invalid name {name!r} (RFC 7489 §6.4)")
+    if not value:
+        raise ValueError(f"tag {name.lower()!r} has an empty value")
+    return name.lower(), value
+
+
+def policy_from_tags(tags: Mapping[str, str]) -> DmarcPolicy:
+    """Interpret parsed tags as a policy. Raises ValueError with the reason.
+
+    ``p`` is required (RFC 7489 §6.3). Keyword values are case-insensitive (RFC 5234 §2.3). Tags the model
+    does not hold (``t``, ``rf``, ``ri``, ``psd``, unknown tags) are ignored: ``t=y`` is implied by pct < 100.
+    """
+    if "p" not in tags:
+        raise ValueError("missing p= tag (required by RFC 7489 §6.3)")
+    raw: dict[str, object] = {k: v.lower() for k, v in tags.items() if k in ("p", "sp", "np", "adkim", "aspf")}
+    if "pct" in tags:
+        if not _DIGITS.match(tags["pct"]):
+            raise ValueError(f"pct: must be a whole number 1..100, not {tags['pct']!r}")
+        raw["pct"] = int(tags["pct"])
+    if "fo" in tags:
+        raw["fo"] = tags["fo"].lower()
+    for tag in ("rua", "ruf"):
+        if tag in tags:
+            raw[tag] = tuple(uri.strip(" \t") for uri in tags[tag].split(","))
+    return policy_from_mapping(raw)
+
+
+def parse_dmarc_policy(text: str) -> DmarcPolicy:
+    """``policy_from_tags(parse_dmarc_value(text))``."""
+    return policy_from_tags(parse_dmarc_value(text))
+
+
+# --- report authorization ---------------------------------------------------------------------------
+
+
+def report_authorization_name(domain: str, destination: str) -> str:
+    """``<domain>._report._dmarc.<destination>`` (RFC 7489 §7.1)."""
+    return f"{normalize_name(domain)}._report._dmarc.{normalize_name(destination)}"
+
+
+def report_authorization_records(
+    domain: str, policy: DmarcPolicy, our_zones: Collection[str], ttl: int = 300
+) -> tuple[list[Record], list[str]]:
+    """Authorization records for report addresses outside ``domain``, and warnings for those we cannot publish.
+
+    RFC 7489 §7.1: a receiver sends reports to another domain only when that domain publishes
+    ``<domain>._report._dmarc.<destination> TXT "v=DMARC1"``. We publish it when the destination is (a
+    subdomain of) one of ``our_zones``; otherwise the warning tells the user whom to ask.
+    """
+    domain = normalize_name(domain)
+    zones = {normalize_name(z) for z in our_zones}
+    records: list[Record] = []
+    warnings: list[str] = []
+    for destination in _external_destinations(domain, policy):
+        name = report_authorization_name(domain, destination)
+        if _in_zones(destination, zones):
+            records.append(Record.txt(name, "v=DMARC1", ttl))
+        else:
+            warnings.append(
+                f"DMARC reports for {domain} go to {destination}, which is not one of our zones: ask its owner "
+                f'to publish {name} TXT "v=DMARC1" (RFC 7489 §7.1), or receivers will not send the reports'
+            )
+    return sorted(records), warnings
+
+
+def _external_destinations(domain: str, policy: DmarcPolicy) -> list[str]:
+    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf}
+    return sorted(d for d in destinations if d != domain)
+
+
+def _in_zones(name: str, zones: Collection[str]) -> bool:
+    return any(name == zone or name.endswith("." + zone) for zone in zones)

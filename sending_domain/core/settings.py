@@ -1,0 +1,124 @@
+"""Typed stack settings: what one stack asks for, after :func:`~.config.parse_settings` checked it.
+
+Every value is frozen and made of tuples, so settings hash, compare and render deterministically.
+The classes do not check their input again: build them with :func:`~.config.parse_settings`, which
+reports every problem of a stack at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sending_domain.core.records import normalize_name
+from sending_domain.core.senders import spf_term
+
+SpfAll = Literal["-all", "~all", "?all"]
+DkimAlgorithm = Literal["rsa-2048", "rsa-1024", "ed25519"]
+DkimState = Literal["pending", "active", "retiring", "revoked"]
+DmarcPolicyName = Literal["none", "quarantine", "reject"]
+Alignment = Literal["r", "s"]
+MxFailureBehavior = Literal["USE_DEFAULT_VALUE", "REJECT_MESSAGE"]
+
+DEFAULT_TTL = 300
+AUTO_TTL = 1  # Cloudflare: 1 means "automatic"
+
+
+@dataclass(frozen=True)
+class SpfSettings:
+    """How the root SPF record ends and the budget the flattener must fit in (RFC 7208 §4.6.4, §3.4)."""
+
+    all: SpfAll = "~all"
+    max_lookups: int = 10
+    max_bytes: int = 450
+
+
+@dataclass(frozen=True)
+class DkimKeySettings:
+    """One DKIM key, published at ``<selector>._domainkey.<domain>``."""
+
+    selector: str
+    algorithm: DkimAlgorithm
+    state: DkimState
+
+    @property
+    def is_rsa(self) -> bool:
+        return self.algorithm.startswith("rsa-")
+
+
+@dataclass(frozen=True)
+class DmarcSettings:
+    """The DMARC policy to publish at ``_dmarc.<domain>`` (RFC 7489 §6.3). ``None`` leaves a tag out."""
+
+    p: DmarcPolicyName
+    pct: int = 100
+    sp: DmarcPolicyName | None = None
+    np: DmarcPolicyName | None = None
+    adkim: Alignment = "r"
+    aspf: Alignment = "r"
+    rua: tuple[str, ...] = ()
+    ruf: tuple[str, ...] = ()
+    fo: str | None = None
+    force: bool = False  # allow moving more than one step towards enforcement
+
+
+@dataclass(frozen=True)
+class SesSettings:
+    """An SES identity for the domain with a custom MAIL FROM (``mail_from`` is the full name)."""
+
+    region: str
+    mail_from: str
+    behavior_on_mx_failure: MxFailureBehavior = "USE_DEFAULT_VALUE"
+
+
+@dataclass(frozen=True)
+class DomainSettings:
+    """One sending domain: its Cloudflare zone (by name or id), senders, SPF, DKIM, DMARC and SES."""
+
+    domain: str
+    zone_name: str | None
+    zone_id: str | None
+    ttl: int
+    senders: tuple[str, ...]
+    spf: SpfSettings
+    dkim: tuple[DkimKeySettings, ...]
+    dmarc: DmarcSettings
+    ses: SesSettings | None = None
+
+    @property
+    def spf_terms(self) -> tuple[str, ...]:
+        """The SPF terms of the senders, well-known names mapped to ``include:``, in the given order."""
+        return tuple(spf_term(s) for s in self.senders)
+
+    @property
+    def active_dkim_key(self) -> DkimKeySettings | None:
+        """The RSA key that signs now (SES BYODKIM uses it), if any."""
+        return next((k for k in self.dkim if k.state == "active" and k.is_rsa), None)
+
+    @property
+    def extra_dkim_keys(self) -> tuple[DkimKeySettings, ...]:
+        """Active keys that sign in addition to the RSA key (ed25519, RFC 8463)."""
+        return tuple(k for k in self.dkim if k.state == "active" and not k.is_rsa)
+
+    @property
+    def dmarc_name(self) -> str:
+        return f"_dmarc.{self.domain}"
+
+    def dkim_name(self, key: DkimKeySettings) -> str:
+        return f"{key.selector}._domainkey.{self.domain}"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """All sending domains of one stack, in the order the stack lists them."""
+
+    domains: tuple[DomainSettings, ...]
+    ttl: int = DEFAULT_TTL
+
+    def domain(self, name: str) -> DomainSettings:
+        """The settings of ``name``; ``KeyError`` when the stack has no such domain."""
+        wanted = normalize_name(name)
+        for settings in self.domains:
+            if settings.domain == wanted:
+                return settings
+        raise KeyError(name)

@@ -1,0 +1,331 @@
+"""The async resolver against the loopback DNS server: canonical answers, one question each, bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import dns.exception
+import dns.resolver
+import pytest
+
+from sending_domain.core.dnsdata import Answer
+from sending_domain.core.errors import ConfigError, DnsTransientError
+from sending_domain.dns.resolver import AsyncResolver, parse_nameserver
+from tests.conftest import MakeDnsServer
+from tests.dnsserver import DnsTestServer
+
+T = TypeVar("T")
+
+ZONE = r"""
+$ORIGIN vendor.example.
+@             TXT   "v=spf1 include:_spf.vendor.example -all"
+_spf          TXT   "v=spf1 ip4:192.0.2.0/24" " ip6:2001:db8::/32" " ~all"
+multi         TXT   "b-second"
+multi         TXT   "a-first"
+latin1        TXT   "caf\233"
+mail          MX    20 MX2.Vendor.Example.
+mail          MX    10 mx1
+mx1           A     192.0.2.10
+mx1           AAAA  2001:DB8:0:0:0:0:0:10
+alias         CNAME mx1
+deep.a.b      A     192.0.2.99
+"""
+
+
+def run(awaitable: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await awaitable
+
+    return asyncio.run(main())
+
+
+def resolver_for(server: DnsTestServer, **kw: float) -> AsyncResolver:
+    return AsyncResolver([server.nameserver], **kw)  # type: ignore[arg-type]
+
+
+# --- canonical answers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "values"),
+    [
+        ("vendor.example", "TXT", ("v=spf1 include:_spf.vendor.example -all",)),
+        ("_spf.vendor.example", "TXT", ("v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 ~all",)),  # strings joined
+        ("multi.vendor.example", "TXT", ("a-first", "b-second")),  # one value per record, sorted
+        ("latin1.vendor.example", "TXT", ("caf\N{REPLACEMENT CHARACTER}",)),  # not UTF-8: replaced
+        ("mx1.vendor.example", "A", ("192.0.2.10",)),
+        ("mx1.vendor.example", "AAAA", ("2001:db8::10",)),  # compressed, lower-case
+        ("mail.vendor.example", "MX", ("10 mx1.vendor.example", "20 mx2.vendor.example")),
+        ("alias.vendor.example", "A", ("192.0.2.10",)),  # the CNAME is followed
+    ],
+)
+def test_canonical_values(dns_server: MakeDnsServer, name: str, rdtype: str, values: tuple[str, ...]) -> None:
+    resolver = resolver_for(dns_server(ZONE))
+    assert run(resolver.query(name, rdtype)) == Answer("ok", values)
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "status"),
+    [
+        ("nope.vendor.example", "TXT", "nxdomain"),
+        ("mx1.vendor.example", "TXT", "nodata"),
+        ("a.b.vendor.example", "A", "nodata"),  # an empty non-terminal exists
+        ("alias.vendor.example", "TXT", "nodata"),  # CNAME target without TXT
+    ],
+)
+def test_nxdomain_and_nodata(dns_server: MakeDnsServer, name: str, rdtype: str, status: str) -> None:
+    resolver = resolver_for(dns_server(ZONE))
+    assert run(resolver.query(name, rdtype)) == Answer(status)  # type: ignore[arg-type]
+
+
+def test_names_are_normalised_and_answers_kept_in_the_snapshot(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    resolver = resolver_for(server)
+
+    async def main() -> None:
+        await resolver.query("MX1.Vendor.Example.", "a")
+        await resolver.query("mx1.vendor.example", "A")
+        await resolver.query("nope.vendor.example", "TXT")
+
+    run(main())
+    assert resolver.snapshot() == {
+        ("mx1.vendor.example", "A"): Answer("ok", ("192.0.2.10",)),
+        ("nope.vendor.example", "TXT"): Answer("nxdomain"),
+    }
+    assert server.total_queries == 2 and resolver.queries_sent == 2 and resolver.retries_sent == 0
+
+
+# --- one question each, bounded concurrency ------------------------------------------------------------
+
+
+def test_fifty_concurrent_callers_share_one_query(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE, delay=0.1)
+    resolver = resolver_for(server)
+
+    async def main() -> list[Answer]:
+        first = await asyncio.gather(*(resolver.query("vendor.example", "TXT") for _ in range(50)))
+        later = await resolver.query("Vendor.Example", "TXT")  # from the cache
+        return [*first, later]
+
+    answers = run(main())
+    assert len(set(answers)) == 1 and answers[0].status == "ok"
+    assert server.queries[("vendor.example", "TXT")] == 1
+    assert server.total_queries == 1 and resolver.queries_sent == 1
+
+
+def test_concurrency_bound_is_respected(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE, delay=0.1)
+    resolver = resolver_for(server, concurrency=4)
+    names = [f"n{i}.vendor.example" for i in range(16)]
+
+    async def main() -> list[Answer]:
+        return await asyncio.gather(*(resolver.query(n, "A") for n in names))
+
+    start = time.monotonic()
+    answers = run(main())
+    elapsed = time.monotonic() - start
+    assert all(a == Answer("nxdomain") for a in answers)
+    assert elapsed >= 0.38  # 16 questions, 4 at a time, 0.1 s each: at least 4 rounds
+    assert server.total_queries == 16
+
+
+def test_wide_concurrency_overlaps_the_questions(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE, delay=0.2)
+    resolver = resolver_for(server, concurrency=64)
+
+    async def main() -> list[Answer]:
+        return await asyncio.gather(*(resolver.query(f"n{i}.vendor.example", "A") for i in range(32)))
+
+    start = time.monotonic()
+    run(main())
+    assert time.monotonic() - start < 32 * 0.2 / 4  # serial would take 6.4 s
+
+
+def test_a_cancelled_caller_does_not_cancel_the_others(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE, delay=0.2)
+    resolver = resolver_for(server)
+
+    async def main() -> Answer:
+        leaver = asyncio.ensure_future(resolver.query("mx1.vendor.example", "A"))
+        stayer = asyncio.ensure_future(resolver.query("mx1.vendor.example", "A"))
+        await asyncio.sleep(0.05)
+        leaver.cancel()
+        return await stayer
+
+    assert run(main()) == Answer("ok", ("192.0.2.10",))
+    assert server.total_queries == 1
+
+
+# --- transient failures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "what"),
+    [("servfail", "DNS server failure (SERVFAIL)"), ("refused", "DNS query refused (REFUSED)")],
+)
+def test_servfail_and_refused_are_retried_then_raised(dns_server: MakeDnsServer, mode: str, what: str) -> None:
+    server = dns_server(ZONE)
+    server.fail("vendor.example", "TXT", mode)
+    resolver = resolver_for(server, retries=2, backoff=0.01)
+    with pytest.raises(DnsTransientError) as caught:
+        run(resolver.query("vendor.example", "TXT"))
+    assert str(caught.value) == f"{what} asking TXT for vendor.example after 3 attempts; retry later or check --nameserver"
+    assert isinstance(caught.value.__cause__, dns.resolver.NoNameservers)
+    assert caught.value.exit_code == 3
+    assert server.queries[("vendor.example", "TXT")] == 3
+    assert (resolver.queries_sent, resolver.retries_sent) == (1, 2)
+    assert resolver.snapshot() == {}
+
+
+def test_timeout_is_retried_then_raised_quickly(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    server.fail("vendor.example", "TXT", "timeout")
+    resolver = resolver_for(server, timeout=0.2, retries=1, backoff=0.01)
+    start = time.monotonic()
+    with pytest.raises(DnsTransientError) as caught:
+        run(resolver.query("vendor.example", "TXT"))
+    assert time.monotonic() - start < 2
+    assert str(caught.value) == "DNS timeout asking TXT for vendor.example after 2 attempts; retry later or check --nameserver"
+    assert isinstance(caught.value.__cause__, dns.exception.Timeout)
+    assert server.queries[("vendor.example", "TXT")] == 2
+
+
+def test_a_retry_can_succeed(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    server.fail("vendor.example", "TXT", "servfail")
+    resolver = resolver_for(server, retries=2, backoff=0.3)
+
+    async def main() -> Answer:
+        task = asyncio.ensure_future(resolver.query("vendor.example", "TXT"))
+        while server.total_queries < 1:
+            await asyncio.sleep(0.01)
+        server.clear_failures()  # the server recovers during the backoff
+        return await task
+
+    assert run(main()).status == "ok"
+    assert (resolver.queries_sent, resolver.retries_sent) == (1, 1)
+
+
+def test_a_failure_is_not_cached(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    server.fail("vendor.example", "TXT", "servfail")
+    resolver = resolver_for(server, retries=0)
+    with pytest.raises(DnsTransientError, match="after 1 attempt;"):
+        run(resolver.query("vendor.example", "TXT"))
+    server.clear_failures()
+    assert run(resolver.query("vendor.example", "TXT")).status == "ok"
+
+
+def test_nxdomain_is_an_answer_not_retried(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    resolver = resolver_for(server, retries=3)
+    assert run(resolver.query("nope.vendor.example", "A")) == Answer("nxdomain")
+    assert server.total_queries == 1 and resolver.retries_sent == 0
+
+
+def test_the_next_nameserver_is_asked_when_one_fails(dns_server: MakeDnsServer) -> None:
+    broken, healthy = dns_server(ZONE), dns_server(ZONE)
+    broken.fail("vendor.example", "TXT", "servfail")
+    resolver = AsyncResolver([broken.nameserver, healthy.nameserver], retries=0)
+    assert run(resolver.query("vendor.example", "TXT")).status == "ok"
+    assert broken.total_queries == 1 and healthy.total_queries == 1
+
+
+# --- bad input -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "message"),
+    [
+        ("a..b", "TXT", "'a..b' is not a valid DNS name: A DNS label is empty."),
+        ("x" * 64 + ".example", "TXT", f"'{'x' * 64}.example' is not a valid DNS name: A DNS label is > 63 octets long."),
+        ("", "TXT", "cannot ask DNS about an empty name"),
+        ("vendor.example", "CNAME", "cannot ask DNS type 'CNAME'; supported: TXT, A, AAAA, MX"),
+    ],
+)
+def test_bad_questions_are_config_errors(dns_server: MakeDnsServer, name: str, rdtype: str, message: str) -> None:
+    server = dns_server(ZONE)
+    with pytest.raises(ConfigError) as caught:
+        run(resolver_for(server).query(name, rdtype))
+    assert caught.value.problems[0].message == message
+    assert server.total_queries == 0
+
+
+@pytest.mark.parametrize(
+    ("kw", "problem"),
+    [
+        ({"timeout": 0}, "timeout: must be more than 0 seconds [resolver-timeout]"),
+        ({"retries": -1}, "retries: must be 0 or more [resolver-retries]"),
+        ({"concurrency": 0}, "concurrency: must be 1 or more [resolver-concurrency]"),
+        ({"backoff": -0.1}, "backoff: must be 0 or more seconds [resolver-backoff]"),
+    ],
+)
+def test_bad_settings_are_config_errors(kw: dict[str, float], problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        AsyncResolver(["127.0.0.1"], **kw)  # type: ignore[arg-type]
+    assert str(caught.value) == f"resolver: {problem}"
+
+
+def test_a_bad_nameserver_fails_at_construction() -> None:
+    with pytest.raises(ConfigError, match="--nameserver 'ns1.example'"):
+        AsyncResolver(["127.0.0.1", "ns1.example"])
+
+
+def test_a_single_nameserver_string_is_accepted(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE)
+    resolver = AsyncResolver(server.nameserver)  # type: ignore[arg-type]
+    assert run(resolver.query("mx1.vendor.example", "A")).status == "ok"
+
+
+# --- parse_nameserver ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("192.0.2.53", ("192.0.2.53", 53)),
+        ("192.0.2.53:5353", ("192.0.2.53", 5353)),
+        (" 127.0.0.1:53 ", ("127.0.0.1", 53)),
+        ("127.0.0.1:65535", ("127.0.0.1", 65535)),
+        ("::1", ("::1", 53)),
+        ("2001:DB8:0:0::53", ("2001:db8::53", 53)),
+        ("::1:53", ("::1:53", 53)),  # a bare IPv6 address takes no port: use brackets
+        ("[::1]:5353", ("::1", 5353)),
+        ("[2001:db8::1]", ("2001:db8::1", 53)),
+    ],
+)
+def test_parse_nameserver_accepts(text: str, expected: tuple[str, int]) -> None:
+    assert parse_nameserver(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("x:y", "port must be 1..65535"),
+        ("127.0.0.1:0", "port must be 1..65535"),
+        ("127.0.0.1:65536", "port must be 1..65535"),
+        ("127.0.0.1:", "port must be 1..65535"),
+        ("127.0.0.1:-1", "port must be 1..65535"),
+        ("127.0.0.1:５３", "port must be 1..65535"),  # non-ASCII digits
+        ("[::1]:http", "port must be 1..65535"),
+        ("", "no IP address given"),
+        (":53", "no IP address given"),
+        ("ns1.example", "'ns1.example' is not an IP address (give the server's IP, not a host name)"),
+        ("ns1.example:53", "'ns1.example' is not an IP address (give the server's IP, not a host name)"),
+        ("256.0.0.1", "'256.0.0.1' is not an IP address (give the server's IP, not a host name)"),
+        ("1.2.3.4:5:6", "'1.2.3.4:5:6' is not an IP address (give the server's IP, not a host name)"),
+        ("[::1", "missing ']' after the IPv6 address"),
+        ("[::1]53", "expected ':PORT' after ']'"),
+        ("[192.0.2.1]:53", "brackets are for IPv6 addresses only"),
+    ],
+)
+def test_parse_nameserver_rejects(text: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_nameserver(text)
+    (problem,) = caught.value.problems
+    assert problem.message == f"--nameserver {text!r}: {reason}"
+    assert problem.code == "bad-nameserver"
+    assert caught.value.exit_code == 2
