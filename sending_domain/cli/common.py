@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.records import is_hostname, normalize_name
+from sending_domain.desired import lock_path
+from sending_domain.stack import LoadedStack, load_stack
 
 
 def add_nameserver_option(parser: argparse.ArgumentParser) -> None:
@@ -42,3 +45,14 @@ def bounded_int(text: str | int, *, name: str, low: int, high: int) -> int:
 def print_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def load_stack_from_args(args: argparse.Namespace) -> LoadedStack:
+    """The stack named by --stack or --config (one of them is required)."""
+    if not args.stack and not args.config:
+        raise ConfigError("name a stack: --stack NAME (reads stacks/Pulumi.NAME.yaml) or --config FILE")
+    return load_stack(stack=args.stack, config_file=args.config)
+
+
+def stack_lock_path(loaded: LoadedStack) -> Path:
+    return lock_path(loaded.path.parent)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ from sending_domain.core.errors import SendingDomainError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sending_domain.cli import plan as plan_cmd
     from sending_domain.cli import spf as spf_cmd
 
     parser = argparse.ArgumentParser(
@@ -19,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (spf_cmd,):
+    for module in (plan_cmd, spf_cmd):
         module.register(commands)
     return parser
 
@@ -38,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sending-domain: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,27 +1,49 @@
-"""``sending-domain spf``: flatten a domain's SPF record; pin and check vendor trees."""
+"""``sending-domain spf``: flatten a domain's SPF record; pin and check the vendor trees of a stack."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 
-from sending_domain.cli.common import add_nameserver_option, bounded_int, domain_argument, print_json
+from sending_domain.cli.common import (
+    add_nameserver_option,
+    add_stack_options,
+    bounded_int,
+    domain_argument,
+    load_stack_from_args,
+    print_json,
+    stack_lock_path,
+)
+from sending_domain.core.errors import CheckFailed
 from sending_domain.core.spf.flatten import MAX_BYTES, MAX_LOOKUPS, FlattenOptions, Flattened
+from sending_domain.desired import read_lock
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.dns.spf_fetch import flatten_live
+from sending_domain.spf_lock import check_lock, refresh_lock
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     spf = commands.add_parser("spf", help="SPF flattening and the vendor lock")
     sub = spf.add_subparsers(dest="spf_command", metavar="SUBCOMMAND", required=True)
+
     flat = sub.add_parser("flatten", help="print the flattened SPF record set of a domain")
     flat.add_argument("domain", metavar="DOMAIN")
     flat.add_argument("--record", metavar="TEXT", help="flatten this record text instead of DOMAIN's live record")
     add_nameserver_option(flat)
     flat.add_argument("--max-lookups", default=MAX_LOOKUPS, metavar="N", help=f"lookup budget, 1..{MAX_LOOKUPS} (default {MAX_LOOKUPS})")
-    flat.add_argument("--max-bytes", default=MAX_BYTES, metavar="N", help=f"bytes of TXT per name (default {MAX_BYTES})")
+    flat.add_argument("--max-bytes", default=MAX_BYTES, metavar="N", help=f"bytes of TXT per name, 100..4000 (default {MAX_BYTES})")
     flat.add_argument("--json", action="store_true", help="machine-readable output")
     flat.set_defaults(func=run_flatten)
+
+    lock = sub.add_parser("lock", help="pin the vendor SPF trees of a stack (--update) or compare them with live DNS (--check)")
+    add_stack_options(lock)
+    mode = lock.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--update", action="store_true", help="resolve every tree and rewrite stacks/spf.lock.json")
+    mode.add_argument("--check", action="store_true", help="exit 1 when a vendor's live tree differs from the lock")
+    add_nameserver_option(lock)
+    lock.add_argument("--json", action="store_true", help="machine-readable output")
+    lock.set_defaults(func=run_lock)
 
 
 def run_flatten(args: argparse.Namespace) -> int:
@@ -47,3 +69,32 @@ def render_text(result: Flattened, queries: int) -> str:
     )
     lines += [f"; warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def run_lock(args: argparse.Namespace) -> int:
+    loaded = load_stack_from_args(args)
+    path = stack_lock_path(loaded)
+    previous = read_lock(path)
+    resolver = AsyncResolver(args.nameserver)
+    if args.update:
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        lock = asyncio.run(refresh_lock(loaded.settings, resolver, now, previous))
+        changed = sorted(t for t, e in lock.entries.items() if previous is None or previous.entries.get(t) != e)
+        path.write_text(lock.to_json(), encoding="utf-8")
+        if args.json:
+            print_json({"lock": str(path), "terms": sorted(lock.entries), "changed": changed})
+        else:
+            print(f"pinned {len(lock.entries)} SPF trees in {path}; changed: {', '.join(changed) or 'none'}")
+        return 0
+    if previous is None:
+        raise CheckFailed(f"there is no SPF lock at {path}; create it with `sending-domain spf lock --update`")
+    changes = asyncio.run(check_lock(loaded.settings, previous, resolver))
+    if args.json:
+        print_json({"lock": str(path), "changes": [{"term": c.term, "detail": c.detail, "added": list(c.added), "removed": list(c.removed)} for c in changes]})
+    elif changes:
+        print("vendor SPF trees changed since the lock was written; run `sending-domain spf lock --update` and review the diff:")
+        for change in changes:
+            print(f"  - {change}")
+    else:
+        print(f"the lock matches live DNS ({len(previous.entries)} trees)")
+    return 1 if changes else 0

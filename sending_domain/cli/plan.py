@@ -1,0 +1,86 @@
+"""``sending-domain plan``: the records the Pulumi program will publish, computed offline by the same code."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from sending_domain.cli.common import add_stack_options, load_stack_from_args, print_json, stack_lock_path
+from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
+from sending_domain.desired import desired_domains, read_lock, run_sync
+from sending_domain.outputs import read_dkim_public_keys
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    plan = commands.add_parser("plan", help="print the records a stack publishes (offline: SPF from the lock)")
+    add_stack_options(plan)
+    plan.add_argument("--format", choices=("table", "json", "zone"), default="table", help="output format (default table)")
+    plan.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` file: shows the deployed DKIM public keys")
+    plan.set_defaults(func=run_plan)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    loaded = load_stack_from_args(args)
+    lock = read_lock(stack_lock_path(loaded))
+    dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
+    desired = run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public))
+    render = {"table": render_table, "json": render_json, "zone": render_zone}[args.format]
+    output = render(desired, loaded.stack_name)
+    if output is not None:
+        print(output)
+    return 0
+
+
+def _pending_value(p: PendingDkim) -> str:
+    return f"(generated at deploy: {p.algorithm} key, {p.state})"
+
+
+def render_table(desired: Sequence[DesiredDomain], stack: str) -> str:
+    lines = [f"# stack {stack}"]
+    for d in desired:
+        lines += ["", f"## {d.domain}  (SPF: {d.spf.lookups} lookups after flattening, {d.spf.original_lookups} before)"]
+        rows = [(r.record.name, r.record.type, str(r.record.ttl), _display(r)) for r in d.records]
+        rows += [(p.name, "TXT", "", _pending_value(p)) for p in d.pending]
+        width = [max(len(row[i]) for row in rows + [("NAME", "TYPE", "TTL", "")]) for i in range(3)]
+        lines.append(f"{'NAME':<{width[0]}}  {'TYPE':<{width[1]}}  {'TTL':>{width[2]}}  VALUE")
+        lines += [f"{n:<{width[0]}}  {t:<{width[1]}}  {ttl:>{width[2]}}  {v}" for n, t, ttl, v in rows]
+        lines += [f"warning: {w}" for w in d.warnings]
+    return "\n".join(lines)
+
+
+def _display(r: DesiredRecord) -> str:
+    rec = r.record
+    return f"{rec.priority} {rec.data[0]}" if rec.type == "MX" else rec.content
+
+
+def render_json(desired: Sequence[DesiredDomain], stack: str) -> None:
+    print_json({
+        "stack": stack,
+        "domains": [
+            {
+                "domain": d.domain,
+                "records": [{"key": r.key, "zone": r.zone.label, "purpose": r.purpose, **r.record.as_dict()} for r in d.records],
+                "pending": [{"key": p.key, "zone": p.zone.label, "name": p.name, "type": "TXT", "selector": p.selector,
+                             "algorithm": p.algorithm, "state": p.state, "value": None} for p in d.pending],
+                "spf": {"lookups": d.spf.lookups, "original_lookups": d.spf.original_lookups},
+                "dmarc": d.dmarc_value,
+                "warnings": list(d.warnings),
+            }
+            for d in desired
+        ],
+    })
+    return None
+
+
+def render_zone(desired: Sequence[DesiredDomain], stack: str) -> str:
+    """RFC 1035 master-file lines, absolute names, one section per Cloudflare zone."""
+    by_zone: dict[str, list[str]] = {}
+    for d in desired:
+        for r in d.records:
+            by_zone.setdefault(r.zone.name or d.domain, []).append(r.record.zone_line())
+        for p in d.pending:
+            by_zone.setdefault(p.zone.name or d.domain, []).append(f"; {p.name}. TXT {_pending_value(p)}")
+    lines = [f"; stack {stack}: records managed by sending-domain"]
+    for zone in sorted(by_zone):
+        lines += ["", f"; zone {zone}", *sorted(by_zone[zone], key=lambda line: line.lstrip("; "))]
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""What a stack wants published: settings → flattened SPF (from the vendor lock, or live DNS) → records.
+
+The edge between the pure renderer and the world: it reads the lock file and, when a domain's SPF tree
+is not pinned, resolves it live. A DNS failure raises and nothing is rendered, so no sink ever sees a
+set that silently lost a sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sending_domain.core.errors import ConfigError
+from sending_domain.core.render import DesiredDomain, flatten_options, our_zones, render_domain, spf_root_text
+from sending_domain.core.settings import DomainSettings, StackSettings
+from sending_domain.core.spf.flatten import Flattened, flatten_snapshot
+from sending_domain.core.spf.lock import SpfLock, lock_terms
+from sending_domain.core.spf.terms import parse_record
+from sending_domain.dns.resolver import AsyncResolver
+from sending_domain.dns.spf_fetch import flatten_live
+
+LOCK_FILE = "spf.lock.json"
+T = TypeVar("T")
+
+
+def lock_path(stack_dir: Path) -> Path:
+    """The vendor lock lives next to the stack files."""
+    return stack_dir / LOCK_FILE
+
+
+def read_lock(path: Path) -> SpfLock | None:
+    """The lock at ``path``, or None when there is none."""
+    if not path.exists():
+        return None
+    return SpfLock.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion, also from code that already runs inside an event loop (the Pulumi program)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def flatten_domain(settings: DomainSettings, *, lock: SpfLock | None, resolver: AsyncResolver | None) -> Flattened:
+    text = spf_root_text(settings)
+    terms = lock_terms(settings.domain, parse_record(text, settings.domain))
+    if lock is not None and (resolver is None or all(t in lock.entries for t in terms)):
+        # offline: a term missing from the lock is a ConfigError that names it
+        return flatten_snapshot(settings.domain, lock.snapshot(terms), text, flatten_options(settings))
+    if resolver is None:
+        raise ConfigError(
+            f"{settings.domain}: there is no SPF lock to plan from offline; "
+            "create it with `sending-domain spf lock --update` and commit it"
+        )
+    return await flatten_live(settings.domain, resolver, text, flatten_options(settings))
+
+
+async def desired_domains(
+    stack: StackSettings,
+    *,
+    lock: SpfLock | None = None,
+    resolver: AsyncResolver | None = None,
+    dkim_public: Mapping[tuple[str, str], str] | None = None,
+    only: Sequence[str] = (),
+) -> list[DesiredDomain]:
+    """Render every domain of ``stack`` (or those in ``only``), flattening their SPF concurrently."""
+    chosen = [d for d in stack.domains if not only or d.domain in only]
+    spf = await asyncio.gather(*(flatten_domain(d, lock=lock, resolver=resolver) for d in chosen))
+    zones = our_zones(stack)
+    return [render_domain(d, s, dkim_public=dkim_public, zones=zones) for d, s in zip(chosen, spf)]
