@@ -12,6 +12,7 @@ from sending_domain.core.errors import SendingDomainError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sending_domain.cli import drift as drift_cmd
     from sending_domain.cli import plan as plan_cmd
     from sending_domain.cli import spf as spf_cmd
 
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (plan_cmd, spf_cmd):
+    for module in (drift_cmd, plan_cmd, spf_cmd):
         module.register(commands)
     return parser
 

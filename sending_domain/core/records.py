@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 MAX_STRING_OCTETS = 255  # RFC 1035 §3.3.14
+_SPACE_WINDOW = 64  # how far back split_txt looks for a space to break after
 RECORD_TYPES = ("TXT", "MX", "CNAME")
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 
@@ -35,8 +36,9 @@ def is_hostname(name: str) -> bool:
 def split_txt(text: str, limit: int = MAX_STRING_OCTETS) -> tuple[str, ...]:
     """Split ``text`` into character-strings of at most ``limit`` octets.
 
-    Never inside a UTF-8 sequence; after a space when the chunk has one, so terms of an SPF record stay
-    whole and readable (the joined text is the same either way, RFC 7208 §3.3).
+    Never inside a UTF-8 sequence; after a space near the end of the chunk when there is one, so the
+    terms of an SPF record stay whole and readable (the joined text is the same either way, RFC 7208
+    §3.3), while text without spaces near the cut (a DKIM key) fills each string.
     """
     data = text.encode("utf-8")
     parts: list[str] = []
@@ -45,7 +47,7 @@ def split_txt(text: str, limit: int = MAX_STRING_OCTETS) -> tuple[str, ...]:
         while cut > 0 and (data[cut] & 0xC0) == 0x80:  # do not split a multi-byte character
             cut -= 1
         space = data.rfind(b" ", 0, cut)
-        if space > 0 and data[cut : cut + 1] != b" ":
+        if space >= cut - _SPACE_WINDOW and data[cut : cut + 1] != b" ":
             cut = space + 1
         parts.append(data[:cut].decode("utf-8"))
         data = data[cut:]

@@ -159,13 +159,14 @@ def test_render_dkim_value_refuses(algorithm: str, public: str | None, reason: s
     assert str(e.value) == reason
 
 
-def test_2048_bit_record_is_two_canonical_strings(pems: dict[str, str]) -> None:
+def test_2048_bit_record_is_split_canonically(pems: dict[str, str]) -> None:
     public = dkim.public_key_b64(pems["rsa-2048"])
     record = dkim.dkim_record("s1", "example.com", "rsa-2048", public, "active", ttl=600)
     assert record.name == "s1._domainkey.example.com" and record.type == "TXT" and record.ttl == 600
-    assert record.value == f"v=DKIM1; k=rsa; p={public}"
-    assert [len(s) for s in record.data] == [255, len(record.value) - 255]
-    assert record.content == f'"{record.data[0]}" "{record.data[1]}"'
+    assert record == Record.txt("s1._domainkey.example.com", f"v=DKIM1; k=rsa; p={public}", 600)
+    assert record.value == f"v=DKIM1; k=rsa; p={public}"  # joined with no separator (RFC 7208 §3.3 / 6376)
+    assert len(record.data) > 1 and all(len(s) <= 255 for s in record.data)  # RFC 1035 §3.3.14
+    assert record.content == " ".join(f'"{s}"' for s in record.data)
 
 
 @pytest.mark.parametrize("state", ["pending", "active", "retiring"])

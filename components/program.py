@@ -1,0 +1,105 @@
+"""The Pulumi program: stack config → checked settings → flattened SPF → one SendingDomain per domain.
+
+``__main__.py`` reads ``sending-domain:settings`` and calls :func:`run`; tests call :func:`run` directly with
+their own lock file and resolver. Everything that can fail on input — the settings, the SPF lock, live DNS,
+flattening — is done before the first resource is declared, and fails the program with a
+:class:`pulumi.RunError`, which the Python language host prints as the message alone (no traceback).
+
+Shared across domains and made once: the Cloudflare zone lookups (``get_zone_output`` per zone given by
+name) and one ``aws.Provider`` per SES region. Stack outputs: one object per domain (the shape
+:mod:`sending_domain.outputs` reads back); never a private key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
+
+from components.sending_domain import SendingDomain, SendingDomainArgs
+from sending_domain.core.config import parse_settings
+from sending_domain.core.errors import SendingDomainError
+from sending_domain.core.render import DesiredDomain, ZoneRef, our_zones, zone_of
+from sending_domain.core.settings import DomainSettings, StackSettings
+from sending_domain.desired import desired_domains, read_lock, run_sync
+from sending_domain.dns.resolver import AsyncResolver
+
+SOURCE = "Pulumi config sending-domain:settings"
+ResolverFactory = Callable[[], AsyncResolver | None]
+
+
+def run(raw_settings: object, *, lock_file: Path, resolver_factory: ResolverFactory = AsyncResolver) -> dict[str, SendingDomain]:
+    """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input."""
+    stack, desired = prepare(raw_settings, lock_file=lock_file, resolver_factory=resolver_factory)
+    zones = our_zones(stack)
+    zone_ids = lookup_zone_ids([*zones.values(), *(zone_of(d) for d in stack.domains)])
+    providers = aws_providers(stack.domains)
+    components: dict[str, SendingDomain] = {}
+    for settings, rendered in zip(stack.domains, desired):
+        for warning in rendered.warnings:
+            pulumi.log.warn(warning)
+        provider = providers.get(settings.ses.region) if settings.ses else None
+        args = SendingDomainArgs(settings, rendered.spf, zones, zone_ids, provider)
+        component = components[settings.domain] = SendingDomain(settings.domain, args)
+        pulumi.export(settings.domain, domain_outputs(settings, component))
+    return components
+
+
+def prepare(
+    raw_settings: object, *, lock_file: Path, resolver_factory: ResolverFactory
+) -> tuple[StackSettings, list[DesiredDomain]]:
+    """Check the settings and flatten every domain's SPF (from the lock when it covers it, else live DNS)."""
+    try:
+        stack = parse_settings(raw_settings, source=SOURCE)
+        lock = read_lock(lock_file)
+        resolver = resolver_factory()
+        # The language host runs the program inside its event loop: run_sync finishes on a thread of its own.
+        return stack, run_sync(desired_domains(stack, lock=lock, resolver=resolver))
+    except SendingDomainError as e:  # ConfigError, DnsError, SpfError: the message says what to do
+        raise pulumi.RunError(str(e)) from None
+
+
+def lookup_zone_ids(zones: Iterable[ZoneRef]) -> dict[ZoneRef, pulumi.Input[str]]:
+    """The Cloudflare id of every zone: as given, or looked up by name (once per zone)."""
+    ids: dict[ZoneRef, pulumi.Input[str]] = {}
+    for zone in zones:
+        if zone in ids:
+            continue
+        if zone.id is not None:
+            ids[zone] = zone.id
+        else:
+            ids[zone] = cloudflare.get_zone_output(filter={"name": zone.name, "match": "all"}).id
+    return ids
+
+
+def aws_providers(domains: Iterable[DomainSettings]) -> dict[str, aws.Provider]:
+    """One AWS provider per SES region, in the order the regions first appear."""
+    providers: dict[str, aws.Provider] = {}
+    for settings in domains:
+        region = settings.ses.region if settings.ses else None
+        if region and region not in providers:
+            providers[region] = aws.Provider(f"aws-{region}", region=region)
+    return providers
+
+
+def domain_outputs(settings: DomainSettings, component: SendingDomain) -> dict[str, Any]:
+    """The stack output of one domain: records, public DKIM keys, DMARC, SES. Nothing secret."""
+    dkim = {
+        k.selector: {"algorithm": k.algorithm, "state": k.state, "public_key": component.dkim_public_keys[k.selector]}
+        for k in settings.dkim
+    }
+    ses = None
+    if settings.ses is not None:
+        active = settings.active_dkim_key
+        ses = {
+            "identity_arn": component.ses_identity_arn,
+            "region": settings.ses.region,
+            "mail_from": settings.ses.mail_from,
+            "dkim_selector": active.selector if active else None,
+        }
+    dmarc = {"value": component.dmarc_value, "stage": component.dmarc_stage}
+    return {"records": component.records, "dkim": dkim, "dmarc": dmarc, "ses": ses}

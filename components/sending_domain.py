@@ -1,0 +1,173 @@
+"""SendingDomain: one sending domain's DKIM keys, DNS records, DMARC stage and SES identity, as one component.
+
+Every record comes from :func:`sending_domain.core.render.render_domain`, the renderer behind ``plan``,
+``verify`` and ``drift``; a DKIM record whose public key exists only after deployment is rendered by the same
+:func:`sending_domain.core.dkim.dkim_record` inside ``.apply``. The component reads no config and does no I/O:
+the program hands it typed settings, the flattened SPF and the Cloudflare zone ids.
+
+Children (all named ``f"{name}-..."``, parented to the component):
+
+- ``DkimKey`` per configured selector, whatever its state. The key is generated once and kept in the state
+  until the selector is removed from the stack file; a revoked key keeps its resource (its record publishes an
+  empty ``p=`` and needs no key), so the resource's lifetime is simply the config entry's.
+- ``cloudflare.DnsRecord`` per desired record, named by its stable key, ``delete_before_replace`` (v6 has no
+  delete-before-replace of its own, and an identical record cannot be created twice: error 81058).
+- ``DmarcStage``: the deployed ``p``/``pct``; the ``_dmarc`` record depends on it, so a refused move publishes
+  nothing.
+- With SES: ``aws.sesv2.EmailIdentity`` with BYODKIM (the active RSA key, secret) after its DKIM record is
+  published, and ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_cloudflare as cloudflare
+
+from components.dkim_key import DkimKey
+from components.dmarc_stage import DmarcStage
+from sending_domain.core import dkim
+from sending_domain.core.records import Record
+from sending_domain.core.render import DesiredDomain, PendingDkim, ZoneRef, render_domain
+from sending_domain.core.settings import DomainSettings
+from sending_domain.core.spf.flatten import Flattened
+
+TYPE = "sending-domain:index:SendingDomain"
+COMMENT = "managed by sending-domain"
+
+
+@dataclass(frozen=True)
+class SendingDomainArgs:
+    """What one domain needs: its settings, its flattened SPF, the stack's zones and their Cloudflare ids.
+
+    ``zones`` maps every zone of the stack by name (as :func:`~sending_domain.core.render.our_zones` gives it),
+    so DMARC report authorisations land in the right zone; ``zone_ids`` has an id for each of them.
+    ``aws_provider`` is the provider for ``settings.ses.region`` (None: the default provider).
+    """
+
+    settings: DomainSettings
+    spf: Flattened
+    zones: Mapping[str, ZoneRef]
+    zone_ids: Mapping[ZoneRef, pulumi.Input[str]]
+    aws_provider: pulumi.ProviderResource | None = None
+
+
+class SendingDomain(pulumi.ComponentResource):
+    """The records, keys, DMARC stage and SES identity of one sending domain. No output is secret."""
+
+    records: list[dict[str, Any]]
+    dkim_public_keys: dict[str, pulumi.Output[str]]
+    dmarc_value: str
+    dmarc_stage: pulumi.Output[str]
+    ses_identity_arn: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        self._name, self._args = name, args
+        settings = args.settings
+        desired = render_domain(settings, args.spf, zones=args.zones)
+        keys = {k.selector: DkimKey(f"{name}-dkim-key-{k.selector}", k.selector, k.algorithm, self._child()) for k in settings.dkim}
+        d = settings.dmarc
+        stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, self._child())
+        published: dict[str, cloudflare.DnsRecord] = {}  # by logical name
+        exported: list[dict[str, Any]] = []
+        for item in desired.records:
+            after = [stage] if item.purpose == "dmarc" else []
+            published[item.key] = self._publish(item.key, item.zone, _fields(item.record), after)
+            exported.append(_export(item.record))
+        for pending in desired.pending:
+            record = _dkim_record(settings, pending, keys[pending.selector])
+            published[pending.key] = self._publish(pending.key, pending.zone, _pending_fields(pending, settings, record), [])
+            exported.append({"name": pending.name, "type": "TXT", "value": record.apply(lambda r: r.value)})
+        self.records = sorted(exported, key=lambda e: (e["name"], e["type"]))
+        self.dkim_public_keys = {selector: key.public_key for selector, key in keys.items()}
+        self.dmarc_value = desired.dmarc_value
+        self.dmarc_stage = stage.stage
+        self.ses_identity_arn = self._ses(desired, keys, published) if settings.ses is not None else None
+        self.register_outputs(
+            {
+                "records": self.records,
+                "dkimPublicKeys": self.dkim_public_keys,
+                "dmarcValue": self.dmarc_value,
+                "dmarcStage": self.dmarc_stage,
+                "sesIdentityArn": self.ses_identity_arn,
+            }
+        )
+
+    def _child(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _publish(
+        self, key: str, zone: ZoneRef, fields: Mapping[str, Any], after: Sequence[pulumi.Resource]
+    ) -> cloudflare.DnsRecord:
+        # v6 DnsRecord: re-creating an identical record fails (81058), so a replacement deletes first.
+        opts = self._child(delete_before_replace=True, depends_on=list(after))
+        return cloudflare.DnsRecord(key, zone_id=self._args.zone_ids[zone], comment=COMMENT, opts=opts, **fields)
+
+    def _ses(
+        self, desired: DesiredDomain, keys: Mapping[str, DkimKey], published: Mapping[str, cloudflare.DnsRecord]
+    ) -> pulumi.Output[str]:
+        settings, ses, provider = self._args.settings, self._args.settings.ses, self._args.aws_provider
+        assert ses is not None
+        active = settings.active_dkim_key
+        if active is None:  # parse_settings refuses SES without exactly one active RSA key
+            raise ValueError(f"{settings.domain}: SES needs one active RSA DKIM key")
+        signing = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
+            domain_signing_selector=active.selector,
+            # BYODKIM wants base64 PKCS#1 DER (FACTS: Amazon SES); secret in the inputs, hence in the state.
+            domain_signing_private_key=pulumi.Output.secret(keys[active.selector].ses_private_key),
+        )
+        dkim_name = dkim.dkim_record_name(active.selector, settings.domain)
+        dkim_record = [published[k] for k in _keys(desired, dkim_name)]
+        identity = aws.sesv2.EmailIdentity(
+            f"{self._name}-ses-identity",
+            email_identity=settings.domain,
+            dkim_signing_attributes=signing,
+            opts=self._child(provider=provider, depends_on=dkim_record),  # publish before signing
+        )
+        mail_from = [published[r.key] for r in desired.records if r.purpose in ("mail-from-mx", "mail-from-spf")]
+        aws.sesv2.EmailIdentityMailFromAttributes(
+            f"{self._name}-ses-mail-from",
+            email_identity=identity.email_identity,
+            mail_from_domain=ses.mail_from,
+            behavior_on_mx_failure=ses.behavior_on_mx_failure,
+            opts=self._child(provider=provider, depends_on=mail_from),  # SES checks the MX it needs
+        )
+        return identity.arn
+
+
+def _keys(desired: DesiredDomain, name: str) -> list[str]:
+    """The logical names of the records (static or pending) published at ``name``."""
+    return [r.key for r in desired.records if r.record.name == name] + [p.key for p in desired.pending if p.name == name]
+
+
+def _dkim_record(settings: DomainSettings, pending: PendingDkim, key: DkimKey) -> pulumi.Output[Record]:
+    """The key record once the public key is known: the same core call ``render_domain`` makes."""
+    domain, ttl = settings.domain, settings.ttl
+    return key.public_key.apply(
+        lambda public: dkim.dkim_record(pending.selector, domain, pending.algorithm, public, pending.state, ttl)
+    )
+
+
+def _fields(record: Record) -> dict[str, Any]:
+    """DnsRecord arguments for a record: Cloudflare's canonical TXT content (records.py), MX priority."""
+    fields: dict[str, Any] = {"name": record.name, "type": record.type, "ttl": record.ttl, "content": record.content}
+    if record.priority is not None:
+        fields["priority"] = record.priority
+    return fields
+
+
+def _pending_fields(pending: PendingDkim, settings: DomainSettings, record: pulumi.Output[Record]) -> dict[str, Any]:
+    return {"name": pending.name, "type": "TXT", "ttl": settings.ttl, "content": record.apply(lambda r: r.content)}
+
+
+def _export(record: Record) -> dict[str, Any]:
+    """A record as the stack outputs show it: name, type, value (the joined TXT text), MX priority."""
+    out: dict[str, Any] = {"name": record.name, "type": record.type, "value": record.value}
+    if record.priority is not None:
+        out["priority"] = record.priority
+    return out
