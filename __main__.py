@@ -7,4 +7,5 @@ import pulumi
 from components.program import run
 from sending_domain.desired import lock_path
 
-run(pulumi.Config("sending-domain").require_object("settings"), lock_file=lock_path(Path(__file__).resolve().parent / "stacks"))
+settings = pulumi.Config("sending-domain").require_object("settings")
+run(settings, lock_file=lock_path(Path(__file__).resolve().parent / "stacks"))

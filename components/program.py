@@ -32,7 +32,9 @@ SOURCE = "Pulumi config sending-domain:settings"
 ResolverFactory = Callable[[], AsyncResolver | None]
 
 
-def run(raw_settings: object, *, lock_file: Path, resolver_factory: ResolverFactory = AsyncResolver) -> dict[str, SendingDomain]:
+def run(
+    raw_settings: object, *, lock_file: Path, resolver_factory: ResolverFactory = AsyncResolver
+) -> dict[str, SendingDomain]:
     """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input."""
     stack, desired = prepare(raw_settings, lock_file=lock_file, resolver_factory=resolver_factory)
     zones = our_zones(stack)

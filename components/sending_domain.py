@@ -68,20 +68,22 @@ class SendingDomain(pulumi.ComponentResource):
     def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         self._name, self._args = name, args
-        settings = args.settings
+        settings, d = args.settings, args.settings.dmarc
         desired = render_domain(settings, args.spf, zones=args.zones)
-        keys = {k.selector: DkimKey(f"{name}-dkim-key-{k.selector}", k.selector, k.algorithm, self._child()) for k in settings.dkim}
-        d = settings.dmarc
+        keys = {
+            k.selector: DkimKey(f"{name}-dkim-key-{k.selector}", k.selector, k.algorithm, self._child())
+            for k in settings.dkim
+        }
         stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, self._child())
-        published: dict[str, cloudflare.DnsRecord] = {}  # by logical name
+        published: dict[str, cloudflare.DnsRecord] = {}  # by the render's record key
         exported: list[dict[str, Any]] = []
         for item in desired.records:
-            after = [stage] if item.purpose == "dmarc" else []
+            after = [stage] if item.purpose == "dmarc" else []  # a refused DMARC move publishes nothing
             published[item.key] = self._publish(item.key, item.zone, _fields(item.record), after)
             exported.append(_export(item.record))
         for pending in desired.pending:
             record = _dkim_record(settings, pending, keys[pending.selector])
-            published[pending.key] = self._publish(pending.key, pending.zone, _pending_fields(pending, settings, record), [])
+            published[pending.key] = self._publish(pending.key, pending.zone, _pending_fields(pending, settings, record))
             exported.append({"name": pending.name, "type": "TXT", "value": record.apply(lambda r: r.value)})
         self.records = sorted(exported, key=lambda e: (e["name"], e["type"]))
         self.dkim_public_keys = {selector: key.public_key for selector, key in keys.items()}
@@ -101,12 +103,19 @@ class SendingDomain(pulumi.ComponentResource):
     def _child(self, **kw: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kw)
 
+    def _logical(self, key: str) -> str:
+        """The child name for a render key (``<domain>-<what>``): ``<component name>-<what>``."""
+        domain = self._args.settings.domain
+        assert key.startswith(f"{domain}-"), key
+        return self._name + key[len(domain) :]
+
     def _publish(
-        self, key: str, zone: ZoneRef, fields: Mapping[str, Any], after: Sequence[pulumi.Resource]
+        self, key: str, zone: ZoneRef, fields: Mapping[str, Any], after: Sequence[pulumi.Resource] = ()
     ) -> cloudflare.DnsRecord:
         # v6 DnsRecord: re-creating an identical record fails (81058), so a replacement deletes first.
         opts = self._child(delete_before_replace=True, depends_on=list(after))
-        return cloudflare.DnsRecord(key, zone_id=self._args.zone_ids[zone], comment=COMMENT, opts=opts, **fields)
+        zone_id = self._args.zone_ids[zone]
+        return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=COMMENT, opts=opts, **fields)
 
     def _ses(
         self, desired: DesiredDomain, keys: Mapping[str, DkimKey], published: Mapping[str, cloudflare.DnsRecord]

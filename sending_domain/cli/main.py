@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (drift_cmd, plan_cmd, spf_cmd):
+    for module in (drift_cmd, plan_cmd, spf_cmd, __import__("sending_domain.cli.verify", fromlist=["register"])):
         module.register(commands)
     return parser
 

@@ -74,8 +74,10 @@ class Change:
             raise ValueError(f"unknown change action {self.action!r}")
 
     @property
-    def sort_key(self) -> tuple[str, str, int, str, str]:
-        return (self.name, self.type, ACTIONS.index(self.action), self.before or "", self.after or "")
+    def sort_key(self) -> tuple[tuple[str, ...], str, int, str, str]:
+        """DNS canonical name order (RFC 4034 §6.1: by labels from the right), so a domain's names stay together."""
+        labels = tuple(reversed(self.name.split(".")))
+        return (labels, self.type, ACTIONS.index(self.action), self.before or "", self.after or "")
 
     def as_json(self) -> dict:
         return {"action": self.action, "name": self.name, "type": self.type, "before": self.before,
@@ -229,7 +231,7 @@ def _pending_want(pending: PendingDkim) -> _Want:
 def _pending_note(pending: PendingDkim) -> str:
     k = dkim.key_type(pending.algorithm)
     return (f"{pending.name}: {pending.state} DKIM key whose public key is known only after deployment; "
-            f"checked only that a DKIM record with k={k} and a non-empty p= exists")
+            f"checked only that a DKIM record with k={k} and a non-empty p= exists (the deployment's outputs give the key)")
 
 
 def _slot_changes(slot: Slot, wants: list[_Want], live: list[str]) -> list[Change]:
@@ -333,7 +335,7 @@ def render_text(plan: Plan) -> str:
     for change in plan.changes:
         lines.append(f"* {change.action} {change.type} {change.name}: {change.reason}")
         lines += [f"    {line}" for line in _diff_lines(change)]
-    lines += [f"* vendor {v.term}: {vendor_message(v)}" for v in plan.vendors]
+    lines += [f"* {vendor_message(v)}" for v in plan.vendors]
     lines += [f"; note: {note}" for note in plan.notes]
     if plan.changes:
         lines.append("; `pulumi up` restores the records; if a live change was intended, put it in the stack file instead")

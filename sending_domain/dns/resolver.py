@@ -136,7 +136,8 @@ class AsyncResolver:
         if isinstance(nameservers, str):
             nameservers = [nameservers]
         self.timeout, self.retries, self.concurrency, self.backoff = timeout, retries, concurrency, backoff
-        self._resolver = _make_resolver([parse_nameserver(n) for n in nameservers or ()], timeout)
+        self._servers = [parse_nameserver(n) for n in nameservers or ()]
+        self._resolver: dns.asyncresolver.Resolver | None = None  # made on first use: a run that needs no DNS reads no resolv.conf
         self.queries_sent = 0
         self.retries_sent = 0
         self._answers: dict[Question, Answer] = {}
@@ -194,6 +195,8 @@ class AsyncResolver:
             else:
                 self.queries_sent += 1
             try:
+                if self._resolver is None:
+                    self._resolver = _make_resolver(self._servers, self.timeout)
                 result = await self._resolver.resolve(qname, rdtype, search=False, lifetime=self.timeout)
             except dns.resolver.NXDOMAIN:
                 return Answer("nxdomain")

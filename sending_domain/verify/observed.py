@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sending_domain.core.dkim import dkim_record_name
-from sending_domain.core.dmarc import dmarc_record_name, report_authorization_records
+from sending_domain.core.dmarc import dmarc_record_name, report_authorization_name, report_destination
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.render import DesiredDomain, dmarc_policy
 from sending_domain.core.settings import DomainSettings
@@ -76,9 +76,10 @@ def leftover_chain_name(desired: DesiredDomain, options: FlattenOptions = Flatte
 
 
 def external_report_names(settings: DomainSettings) -> list[str]:
-    """Report authorization names in domains that are not ours (the stack only warns about them)."""
-    every, _ = report_authorization_records(settings.domain, dmarc_policy(settings), ())
-    return [r.name for r in every]
+    """Every report authorization name the policy needs (RFC 7489 §7.1), ours and those of other domains."""
+    policy = dmarc_policy(settings)
+    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf} - {settings.domain}
+    return [report_authorization_name(settings.domain, d) for d in sorted(destinations)]
 
 
 def questions(desired: DesiredDomain, settings: DomainSettings) -> list[Question]:

@@ -86,10 +86,13 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: ProgramMocks) -> None:
         super().__init__(mocks)
         self.registered: list[Registered] = []
+        self.stack_urn = ""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+        else:
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
             self.registered.append(
                 Registered(

@@ -1,0 +1,211 @@
+"""``sending-domain verify``: check a deployed stack — live DNS, the SES identity and (``--smtp``) a test mail.
+
+Exit codes: 0 every check passed (a warning is a pass), 1 a check failed, 2 bad input, 3 a check could not
+be made for now (DNS timeout/SERVFAIL, SES throttling): retry.
+
+Environment (read here and nowhere else):
+
+- ``SENDING_DOMAIN_SMTP_USERNAME`` and ``SENDING_DOMAIN_SMTP_PASSWORD`` — ready SES SMTP credentials (the
+  password as SES gives it, already derived for the region). Both or neither.
+- Otherwise the AWS credential chain (``AWS_PROFILE``, ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, …,
+  read by boto3) gives the access key, and the SMTP password is derived per region. Temporary credentials
+  (with a session token) are refused before anything is sent: SES SMTP does not accept them.
+- The SES checks use the same AWS credential chain (``ses:GetEmailIdentity``); ``--no-ses`` skips them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import ssl
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sending_domain.cli.common import add_nameserver_option, add_stack_options, domain_argument, print_json
+from sending_domain.core.checks import exit_code
+from sending_domain.core.errors import ConfigError, Problem
+from sending_domain.core.settings import DomainSettings, StackSettings
+from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, SmtpCredentials
+from sending_domain.desired import lock_path, read_lock
+from sending_domain.dns.resolver import AsyncResolver
+from sending_domain.stack import load_stack
+from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
+from sending_domain.verify.outputs import read_outputs
+from sending_domain.verify.report import render_json, render_text
+from sending_domain.verify.runner import SmtpPlan, VerifyIO, verify_stack
+
+USERNAME_ENV = "SENDING_DOMAIN_SMTP_USERNAME"
+PASSWORD_ENV = "SENDING_DOMAIN_SMTP_PASSWORD"
+SMTP_PORTS = (587, 2587, 465)
+MAX_WAIT = 3 * 24 * 3600  # SES itself looks for 72 hours
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser("verify", help="check live DNS, SES and a test mail against the stack")
+    add_stack_options(p)
+    p.add_argument("--domain", action="append", default=[], metavar="D", help="verify only this domain (repeatable)")
+    add_nameserver_option(p)
+    p.add_argument("--wait", default="0", metavar="SECONDS", help="retry with backoff until every check passes or SECONDS pass")
+    p.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` file: DKIM public keys to compare")
+    p.add_argument("--smtp", action=argparse.BooleanOptionalAction, default=False, help="send a test message through SES SMTP (default: no)")
+    p.add_argument("--ses", action=argparse.BooleanOptionalAction, default=True, help="check the SES identities (default: yes)")
+    p.add_argument("--to", default=DEFAULT_RECIPIENT, metavar="ADDRESS", help=f"test recipient (default {DEFAULT_RECIPIENT})")
+    p.add_argument("--from", dest="sender", metavar="ADDRESS", help="test sender (default sending-domain-verify@<domain>)")
+    p.add_argument("--port", type=int, choices=SMTP_PORTS, default=587, help="587 or 2587 (STARTTLS) or 465 (TLS); default 587")
+    p.add_argument("--smtp-host", metavar="HOST", help="SMTP host name (default email-smtp.<region>.amazonaws.com)")
+    p.add_argument("--smtp-ca", metavar="FILE", help="CA bundle to verify the SMTP server with (default: the system's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    loaded = load_stack(stack=args.stack, config_file=args.config)
+    chosen = _chosen(loaded.settings, args.domain)
+    wait = _wait(args.wait)
+    AsyncResolver(args.nameserver)  # bad --nameserver is bad input now, not in the first attempt
+    dkim_public = read_outputs(args.outputs) if args.outputs else {}
+    with_ses = [d for d in chosen if d.ses is not None]
+    session = _aws_session() if (args.ses or args.smtp) and with_ses else None
+    io = VerifyIO(
+        resolver=lambda: AsyncResolver(args.nameserver),
+        ses_client=ses_clients(session) if args.ses and session is not None else None,
+        smtp=_smtp_plan(args, with_ses, session, os.environ) if args.smtp else None,
+    )
+    if io.ses_client is not None:
+        _require_credentials(session, "the SES checks", "--no-ses")
+    progress = _Progress() if sys.stderr.isatty() else None
+    run = asyncio.run(
+        verify_stack(
+            loaded.settings,
+            domains=[d.domain for d in chosen],
+            lock=read_lock(lock_path(loaded.path.parent)),
+            dkim_public=dkim_public,
+            io=io,
+            wait=wait,
+            on_progress=progress,
+        )
+    )
+    if progress is not None:
+        progress.clear()
+    if args.json:
+        print_json(render_json(run))
+    else:
+        print(render_text(run))
+    return exit_code(run.reports)
+
+
+def _chosen(stack: StackSettings, wanted: list[str]) -> list[DomainSettings]:
+    names = [domain_argument(d, "--domain") for d in wanted]
+    known = {d.domain for d in stack.domains}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(Problem("", "unknown-domain", f"--domain {', '.join(unknown)}: not in the stack (it has {', '.join(sorted(known))})"))
+    return [d for d in stack.domains if not names or d.domain in names]
+
+
+def _wait(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_WAIT:
+        raise ConfigError(f"--wait {text!r} must be a number of seconds from 0 to {MAX_WAIT}")
+    return value
+
+
+# --- AWS: the session, SES clients, SMTP credentials --------------------------------------------------
+
+
+def _aws_session() -> Any:
+    import boto3
+
+    return boto3.Session()
+
+
+def ses_clients(session: Any) -> Callable[[str], Any]:
+    """Region → a ``sesv2`` client of ``session``."""
+    return lambda region: session.client("sesv2", region_name=region)
+
+
+def _require_credentials(session: Any, what: str, opt_out: str) -> Any:
+    credentials = session.get_credentials() if session is not None else None
+    if credentials is None:
+        raise ConfigError(
+            f"no AWS credentials for {what}: configure the AWS credential chain (AWS_PROFILE, or AWS_ACCESS_KEY_ID "
+            f"and AWS_SECRET_ACCESS_KEY), or pass {opt_out}"
+        )
+    return credentials
+
+
+def smtp_credentials(env: Mapping[str, str], session: Any) -> Callable[[str], SmtpCredentials]:
+    """Region → SMTP credentials: ready ones from the environment, else derived from the IAM key in the chain."""
+    username, password = env.get(USERNAME_ENV, ""), env.get(PASSWORD_ENV, "")
+    if username or password:
+        if not (username and password):
+            raise ConfigError(f"set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither")
+        ready = SmtpCredentials(username, Secret(password), "environment")
+        return lambda _region: ready
+    frozen = _require_credentials(session, f"--smtp (or set {USERNAME_ENV} and {PASSWORD_ENV})", "--no-smtp").get_frozen_credentials()
+    if frozen.token:
+        raise ConfigError(TEMPORARY_CREDENTIALS_REASON)
+    access_key, secret = frozen.access_key, Secret(frozen.secret_key)
+    del frozen
+    return lambda region: SmtpCredentials.from_iam_key(access_key, secret, region, source="AWS credential chain")
+
+
+def _smtp_plan(args: argparse.Namespace, with_ses: list[DomainSettings], session: Any, env: Mapping[str, str]) -> SmtpPlan:
+    if not with_ses:
+        raise ConfigError("--smtp: none of the chosen domains has an ses: block to send through")
+    if args.sender is not None:
+        if "@" not in args.sender or len(with_ses) != 1:
+            raise ConfigError("--from takes one address and needs exactly one SES domain (use --domain)")
+        domain = with_ses[0].domain
+        if not (domain_of(args.sender) == domain or domain_of(args.sender).endswith("." + domain)):
+            raise ConfigError(f"--from {args.sender}: the test is for {domain}; send from an address at {domain}")
+    if "@" not in args.to:
+        raise ConfigError(f"--to {args.to!r} is not an email address")
+    if args.smtp_host is not None:
+        domain_argument(args.smtp_host, "--smtp-host")
+    return SmtpPlan(
+        recipient=args.to,
+        sender=args.sender,
+        port=args.port,
+        host=args.smtp_host,
+        context=_tls_context(args.smtp_ca),
+        credentials=smtp_credentials(env, session),
+    )
+
+
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"--smtp-ca {cafile}: cannot load it as a CA bundle ({getattr(e, 'strerror', None) or e})") from None
+
+
+# --- progress on a terminal ---------------------------------------------------------------------------
+
+
+class _Progress:
+    """``verifying 37/500 domains (attempt 1)`` on stderr, redrawn at most ten times a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int, attempt: int) -> None:
+        now = time.monotonic()
+        if done != total and now - self.last < 0.1:
+            return
+        self.last = now
+        sys.stderr.write(f"\rverifying {done}/{total} domains (attempt {attempt})")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
