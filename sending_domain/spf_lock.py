@@ -28,10 +28,13 @@ async def resolve_entry(term: str, resolver: AsyncResolver, now: str) -> LockEnt
 
 
 async def refresh_lock(stack: StackSettings, resolver: AsyncResolver, now: str, previous: SpfLock | None = None) -> SpfLock:
-    """Resolve every term of ``stack`` afresh. An unchanged entry keeps its old time, so the file only changes with DNS."""
+    """Resolve every term of ``stack`` afresh. An unchanged entry keeps its old time, so the file only changes with DNS.
+
+    The lock is shared by the stacks next to it: entries of terms this stack does not use are kept as they were.
+    """
     terms = stack_terms(stack)
     fresh = await asyncio.gather(*(resolve_entry(t, resolver, now) for t in terms))
-    entries = {}
+    entries = {t: e for t, e in previous.entries.items() if t not in terms} if previous else {}
     for entry in fresh:
         old = previous.entries.get(entry.term) if previous else None
         entries[entry.term] = old if old is not None and dict(old.answers) == dict(entry.answers) else entry

@@ -1,10 +1,11 @@
 """Docs cannot drift from the CLI: every ``sending-domain ...`` line in README.md and docs/*.md must parse.
 
 Command lines come from fenced code blocks (each shell command of a line: ``&&``, ``;`` and ``|`` separate
-them; ``$ `` prompts, ``.venv/bin/`` prefixes and ``VAR=value`` assignments are skipped) and from inline
-code spans. Synopsis lines (``--stack NAME | --config FILE``, ``[--json|--markdown]``, ``--update\\|--check``)
-are expanded into concrete variants: without the optional parts, and with each optional part and each
-alternative in turn. Each variant goes through ``build_parser().parse_args`` — argparse only, nothing runs.
+them; ``\\`` continues a line; ``$ `` prompts, ``.venv/bin/`` prefixes and ``VAR=value`` assignments are
+skipped) and from inline code spans. Synopses, written in inline code (``--stack NAME | --config FILE``,
+``[--json|--markdown]``, ``--update\\|--check`` in a table), are expanded into every concrete variant: each
+optional part left out or given, each alternative in turn. Each variant goes through
+``build_parser().parse_args`` — argparse only, nothing runs.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def shell_commands(line: str) -> Iterator[str]:
 def commands_in(path: Path) -> list[Found]:
     text = path.read_text(encoding="utf-8")
     name = path.relative_to(ROOT)
-    found = [Found(f"{name}:{n}", cmd) for n, line in code_blocks(text) for cmd in shell_commands(line)]
+    found = [Found(f"{name}:{n}", cmd) for n, line in _joined(code_blocks(text)) for cmd in shell_commands(line)]
     outside = _without_code_blocks(text)
     for number, line in enumerate(outside.splitlines(), start=1):
         for span in _INLINE.findall(line):
@@ -85,6 +86,20 @@ def commands_in(path: Path) -> list[Found]:
             if len(words) > 1 and words[0] == PROGRAM:  # the bare name is a mention, not a command
                 found.append(Found(f"{name}:{number}", " ".join(words)))
     return found
+
+
+def _joined(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """Lines with their ``\\`` continuations joined, numbered by their first line."""
+    start, parts = 0, []
+    for number, line in lines:
+        start = start or number
+        if line.rstrip().endswith("\\"):
+            parts.append(line.rstrip()[:-1])
+            continue
+        yield start, " ".join([*parts, line])
+        start, parts = 0, []
+    if parts:
+        yield start, " ".join(parts)
 
 
 def _without_code_blocks(text: str) -> str:
@@ -174,8 +189,8 @@ def parse_error(argv: list[str]) -> str | None:
     _patch(parser, error)
     try:
         parser.parse_args(argv)
-    except SystemExit as e:
-        return messages[0] if messages else f"exited with {e.code}"
+    except SystemExit as e:  # --version and --help exit 0 once parsed
+        return messages[0] if messages else (None if e.code == 0 else f"exited with {e.code}")
     return None
 
 
@@ -256,7 +271,8 @@ def problem_codes() -> set[str]:
     reasons the ``*_reason`` checks return.
     """
     codes: set[str] = set()
-    for path in (ROOT / "sending_domain" / "core" / "config.py", ROOT / "sending_domain" / "stack.py"):
+    core = ROOT / "sending_domain" / "core"
+    for path in [*sorted(core.glob("config*.py")), ROOT / "sending_domain" / "stack.py"]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and _call_name(node) in ("add", "Problem") and len(node.args) >= 2:
@@ -286,3 +302,28 @@ def test_stack_reference_lists_every_key_and_problem_code() -> None:
     codes = problem_codes()
     assert codes >= {"unknown-key", "dkim-active-count", "mailfrom-collision", "yaml-duplicate-key", "spf-pass-all"}
     assert sorted(c for c in codes if f"`{c}`" not in text) == []
+
+
+# --- links between the docs resolve ---------------------------------------------------------------------
+
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower-case, punctuation dropped, spaces as hyphens."""
+    text = _without_code_blocks(path.read_text(encoding="utf-8"))
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_relative_links_and_anchors_resolve(path: Path) -> None:
+    broken = []
+    for target in _LINK.findall(_without_code_blocks(path.read_text(encoding="utf-8"))):
+        if re.match(r"^[a-z]+:", target):
+            continue  # https:, mailto:
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part) if file_part else path
+        if not linked.exists() or (anchor and anchor not in anchors(linked)):
+            broken.append(target)
+    assert broken == []

@@ -14,7 +14,7 @@ Algorithms (:data:`ALGORITHMS`):
 Lifecycle (:data:`STATES`) of one selector, in order (M3AAWG rotation practice)::
 
     pending  → published, nobody signs with it yet (publish before signing)
-    active   → SES signs with it; exactly one active RSA key per domain
+    active   → signs; at most one active RSA key per domain, exactly one with SES (:func:`check_active_keys`)
     retiring → no longer signing, still published so mail in flight verifies
     revoked  → published with an empty p= (RFC 6376 §3.6.1: the key is revoked)
     (removed from the stack file)
@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from .records import Record, is_hostname
+from .taglist import TagSyntax, parse_tags
 
 Algorithm = Literal["rsa-2048", "rsa-1024", "ed25519"]
 KeyState = Literal["pending", "active", "retiring", "revoked"]
@@ -50,7 +51,6 @@ MAX_SELECTOR_LENGTH = 63  # one DNS label (RFC 1035 §2.3.4), also the SES limit
 PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 _RSA_BITS = {"rsa-2048": 2048, "rsa-1024": 1024}
 _SELECTOR = re.compile(r"^[A-Za-z0-9-]+$")
-_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")  # RFC 6376 §3.2 tag-name
 _TAG_VALUE = re.compile(r"^[\x21-\x3a\x3c-\x7e]+(?:[ \t\r\n]+[\x21-\x3a\x3c-\x7e]+)*$")  # RFC 6376 §3.2 tag-value
 _WSP = re.compile(r"[ \t\r\n]+")
 
@@ -117,18 +117,24 @@ def is_revoked(state: str) -> bool:
     return state == "revoked"
 
 
-def check_active_keys(keys: Iterable[tuple[str, str, str]], domain: str = "") -> str | None:
-    """Exactly one active RSA key per domain. ``keys`` are ``(selector, algorithm, state)``.
+def check_active_keys(
+    keys: Iterable[tuple[str, str, str]], domain: str = "", *, require_one: bool
+) -> str | None:
+    """At most one active RSA key per domain; exactly one when ``require_one`` (the domain has SES).
 
-    SES signs with one BYODKIM key (RSA only); an ed25519 key's state is not counted here.
+    ``keys`` are ``(selector, algorithm, state)``. SES signs with one BYODKIM key, and only an RSA key
+    (:data:`SES_ALGORITHMS`) can be that key: an active ed25519 key is not counted.
     """
     active = sorted(sel for sel, alg, state in keys if is_signing(state) and alg in SES_ALGORITHMS)
     where = f" for {domain}" if domain else ""
-    if not active:
-        return f"DKIM{where} needs exactly one active RSA key; none is active (set one key's state: active)"
     if len(active) > 1:
         names = ", ".join(active)
-        return f"DKIM{where} needs exactly one active RSA key; {len(active)} are active ({names})"
+        return f"DKIM{where} has {len(active)} active RSA keys ({names}); keep one active, mark the others retiring"
+    if require_one and not active:
+        return (
+            f"DKIM{where} needs exactly one active RSA key (SES signs with it); "
+            "none is active (set one RSA key's state: active)"
+        )
     return None
 
 
@@ -272,33 +278,30 @@ class DkimKeyRecord:
         object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 
 
+def _tag_value_reason(name: str, value: str) -> str | None:
+    if value and not _TAG_VALUE.match(value):  # RFC 6376 §3.2: a value may be empty
+        return f"tag {name!r} has invalid characters in its value (RFC 6376 §3.2)"
+    return None
+
+
+# RFC 6376 §3.2: FWS around names and values; tag names are case-sensitive. After a trailing ";" any
+# whitespace has always been accepted (str.strip()), which is wider than FWS; kept as it was.
+_TAG_SYNTAX = TagSyntax(
+    cite="RFC 6376 §3.2",
+    wsp=" \t\r\n",
+    end_wsp=None,
+    fold_names=False,
+    value_reason=_tag_value_reason,
+    duplicate_note="; the whole tag list is invalid",
+)
+
+
 def parse_tag_list(text: str) -> dict[str, str]:
     """An RFC 6376 §3.2 tag list as an ordered dict; whitespace around tags, names and values is folded away.
 
     Raises ValueError with the reason: a tag-spec without ``=``, a bad tag name or value, a duplicate tag.
     """
-    specs = text.split(";")
-    if specs and not specs[-1].strip():
-        specs.pop()  # RFC 6376 §3.2: a trailing ";" is allowed
-    tags: dict[str, str] = {}
-    for index, spec in enumerate(specs, start=1):
-        name, value = _parse_tag_spec(index, spec)
-        if name in tags:
-            raise ValueError(f"duplicate tag {name!r}; the whole tag list is invalid (RFC 6376 §3.2)")
-        tags[name] = value
-    return tags
-
-
-def _parse_tag_spec(index: int, spec: str) -> tuple[str, str]:
-    if "=" not in spec:
-        shown = spec.strip() or "(empty)"
-        raise ValueError(f"tag {index} {shown!r} has no '=' (RFC 6376 §3.2 tag=value)")
-    name, value = (part.strip(" \t\r\n") for part in spec.split("=", 1))
-    if not _TAG_NAME.match(name):
-        raise ValueError(f"tag {index} has an invalid name {name!r} (RFC 6376 §3.2)")
-    if value and not _TAG_VALUE.match(value):
-        raise ValueError(f"tag {name!r} has invalid characters in its value (RFC 6376 §3.2)")
-    return name, value
+    return parse_tags(text, _TAG_SYNTAX)
 
 
 def parse_dkim_value(text: str) -> DkimKeyRecord:

@@ -33,11 +33,14 @@ from dataclasses import dataclass, fields
 from typing import Literal
 
 from .records import Record, is_hostname, normalize_name
+from .taglist import TagSyntax, parse_tags
 
 Policy = Literal["none", "quarantine", "reject"]
 POLICIES: tuple[str, ...] = ("none", "quarantine", "reject")  # RFC 7489 §6.3 p=
+Alignment = Literal["r", "s"]
 ALIGNMENTS: tuple[str, ...] = ("r", "s")  # RFC 7489 §6.3 adkim=/aspf=
 FO_OPTIONS: tuple[str, ...] = ("0", "1", "d", "s")  # RFC 7489 §6.3 fo=
+PCT_RANGE = (1, 100)  # RFC 7489 §6.3 allows 0; a stage of 0 is "not enforcing", which is p=none here
 POLICY_FIELDS: tuple[str, ...] = ("p", "pct", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo")
 FORCE_HINT = "set dmarc.force: true"
 
@@ -48,7 +51,6 @@ _MAILTO = re.compile(
     r"(?:!(?P<size>[0-9]+[kmgtKMGT]?))?$",
     re.IGNORECASE,
 )
-_TAG_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DIGITS = re.compile(r"^[0-9]{1,3}$")
 
 
@@ -62,13 +64,14 @@ def _check_policy_name(value: object) -> str | None:
 
 
 def _check_pct(value: object) -> str | None:
-    # RFC 7489 §6.3: pct is an integer 0..100; a stage of 0 is "not enforcing", which is p=none here.
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-        return f"must be a whole number 1..100, not {value!r}"
+    low, high = PCT_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        return f"must be a whole number {low}..{high}, not {value!r}"
     return None
 
 
-def _check_none_pct(p: object, pct: object) -> str | None:
+def check_none_pct(p: object, pct: object) -> str | None:
+    """A reason why ``pct`` may not go with ``p`` (pct < 100 only enforces part of a policy), or None."""
     if p == "none" and pct != 100:
         return "applies only to p=quarantine or p=reject; remove it (or set 100) with p=none"
     return None
@@ -76,7 +79,7 @@ def _check_none_pct(p: object, pct: object) -> str | None:
 
 def stage_problems(p: object, pct: object) -> list[tuple[str, str]]:
     """Problems with one stage, as ``(p|pct, reason)``."""
-    found = [("p", _check_policy_name(p)), ("pct", _check_pct(pct) or _check_none_pct(p, pct))]
+    found = [("p", _check_policy_name(p)), ("pct", _check_pct(pct) or check_none_pct(p, pct))]
     return [(sub, reason) for sub, reason in found if reason]
 
 
@@ -86,8 +89,10 @@ def _check_alignment(value: object) -> str | None:
     return None
 
 
-def _check_fo(value: object) -> str | None:
-    """RFC 7489 §6.3 fo: colon-separated 0, 1, d, s; RFC 9989 §4.7: 0 and 1 exclusive, each at most once."""
+def check_fo(value: object) -> str | None:
+    """A reason why ``value`` is not a failure-reporting option list, or None.
+
+    RFC 7489 §6.3 fo: colon-separated 0, 1, d, s; RFC 9989 §4.7: 0 and 1 exclusive, each at most once."""
     if not isinstance(value, str) or not value:
         return 'must be a string such as "0", "1" or "d:s"'
     options = value.split(":")
@@ -119,8 +124,8 @@ def check_report_uri(uri: object) -> str | None:
     return None
 
 
-def _canonical_uri(uri: str) -> str:
-    """``mailto:`` lower-case, domain lower-case, size unit lower-case; the local part kept as written."""
+def canonical_report_uri(uri: str) -> str:
+    """A valid report URI with ``mailto:``, domain and size unit lower-case; the local part kept as written."""
     match = _MAILTO.match(uri)
     assert match is not None
     size = f"!{match['size'].lower()}" if match["size"] else ""
@@ -164,10 +169,10 @@ def _check_present(raw: Mapping[str, object]) -> list[tuple[str, str]]:
         "p": _check_policy_name,
         "sp": _check_policy_name,
         "np": _check_policy_name,
-        "pct": lambda v: _check_pct(v) or _check_none_pct(raw.get("p"), v),
+        "pct": lambda v: _check_pct(v) or check_none_pct(raw.get("p"), v),
         "adkim": _check_alignment,
         "aspf": _check_alignment,
-        "fo": _check_fo,
+        "fo": check_fo,
     }
     problems = [(k, check(raw[k])) for k, check in checks.items() if k in raw and raw[k] is not None]
     out = [(k, reason) for k, reason in problems if reason]
@@ -326,7 +331,7 @@ class DmarcPolicy:
         raw = {f.name: getattr(self, f.name) for f in fields(self)}
         _raise_problems(validate_policy_fields(raw))
         for tag in ("rua", "ruf"):
-            object.__setattr__(self, tag, tuple(_canonical_uri(u) for u in getattr(self, tag)))
+            object.__setattr__(self, tag, tuple(canonical_report_uri(u) for u in getattr(self, tag)))
 
     @property
     def stage(self) -> Stage:
@@ -376,30 +381,24 @@ def parse_dmarc_value(text: str) -> dict[str, str]:
     Raises ValueError with the reason: not starting with ``v=DMARC1`` (RFC 7489 §6.4), a tag without ``=``,
     a bad tag name, an empty value, a duplicate tag. Unknown tags are kept (receivers ignore them).
     """
-    specs = text.split(";")
-    if specs and not specs[-1].strip(" \t"):
-        specs.pop()  # RFC 7489 §6.4: a trailing separator is allowed
-    tags: dict[str, str] = {}
-    for index, spec in enumerate(specs, start=1):
-        name, value = _parse_tag_spec(index, spec)
-        if name in tags:
-            raise ValueError(f"duplicate tag {name!r} (RFC 7489 §6.4)")
-        tags[name] = value
+    tags = parse_tags(text, _TAG_SYNTAX)
     if not tags or next(iter(tags)) != "v" or tags["v"] != "DMARC1":
         raise ValueError("a DMARC record must start with v=DMARC1 (RFC 7489 §6.4)")
     return tags
 
 
-def _parse_tag_spec(index: int, spec: str) -> tuple[str, str]:
-    if "=" not in spec:
-        shown = spec.strip() or "(empty)"
-        raise ValueError(f"tag {index} {shown!r} has no '=' (RFC 7489 §6.4 tag=value)")
-    name, value = (part.strip(" \t") for part in spec.split("=", 1))
-    if not _TAG_NAME.match(name):
-        raise ValueError(f"tag {index} has an invalid name {name!r} (RFC 7489 §6.4)")
-    if not value:
-        raise ValueError(f"tag {name.lower()!r} has an empty value")
-    return name.lower(), value
+def _tag_value_reason(name: str, value: str) -> str | None:
+    return None if value else f"tag {name!r} has an empty value"  # every DMARC tag's ABNF needs a value
+
+
+# RFC 7489 §6.4: the DKIM tag-list syntax; spaces and tabs around names and values, names case-insensitive.
+_TAG_SYNTAX = TagSyntax(
+    cite="RFC 7489 §6.4",
+    wsp=" \t",
+    end_wsp=" \t",
+    fold_names=True,
+    value_reason=_tag_value_reason,
+)
 
 
 def policy_from_tags(tags: Mapping[str, str]) -> DmarcPolicy:

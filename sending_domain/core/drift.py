@@ -337,9 +337,19 @@ def render_text(plan: Plan) -> str:
         lines += [f"    {line}" for line in _diff_lines(change)]
     lines += [f"* {vendor_message(v)}" for v in plan.vendors]
     lines += [f"; note: {note}" for note in plan.notes]
-    if plan.changes:
-        lines.append("; `pulumi up` restores the records; if a live change was intended, put it in the stack file instead")
+    lines += [f"; {hint}" for hint in next_steps(plan)]
     return "\n".join(lines) + "\n"
+
+
+def next_steps(plan: Plan) -> list[str]:
+    """What to do about the record changes (vendor messages carry their own)."""
+    steps = []
+    if plan.count("create") or plan.count("update"):
+        steps.append("creates and updates: `pulumi up` restores the records; if a live change was intended, "
+                     "put it in the stack file instead")
+    if plan.count("delete"):
+        steps.append("deletes: records at our names that the stack does not publish; remove them in Cloudflare")
+    return steps
 
 
 def render_json(plan: Plan) -> str:
@@ -369,6 +379,8 @@ def render_markdown(plan: Plan) -> str:
         fence = _fence(body)
         out += ["", "<details><summary>Records (live − / wanted +)</summary>", "", fence + "diff", *body, fence, "",
                 "</details>"]
+    if plan.changes:
+        out += ["", "Next steps:", ""] + [f"- {_cell(step)}" for step in next_steps(plan)]
     if plan.notes:
         out += ["", "Notes:", ""] + [f"- {_cell(n)}" for n in plan.notes]
     return "\n".join(out) + "\n"

@@ -10,15 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from sending_domain.core.dkim import Algorithm as DkimAlgorithm
+from sending_domain.core.dkim import KeyState as DkimState
+from sending_domain.core.dmarc import Alignment
+from sending_domain.core.dmarc import Policy as DmarcPolicyName
 from sending_domain.core.records import normalize_name
 from sending_domain.core.senders import spf_term
 
+# Each Literal sits next to the tuple a checker uses at run time (a Literal cannot be built from a tuple);
+# tests assert they hold the same values. DKIM and DMARC values live in core/dkim.py and core/dmarc.py.
 SpfAll = Literal["-all", "~all", "?all"]
-DkimAlgorithm = Literal["rsa-2048", "rsa-1024", "ed25519"]
-DkimState = Literal["pending", "active", "retiring", "revoked"]
-DmarcPolicyName = Literal["none", "quarantine", "reject"]
-Alignment = Literal["r", "s"]
+SPF_ALL: tuple[str, ...] = ("-all", "~all", "?all")  # RFC 7208 §5.1; +all is refused
 MxFailureBehavior = Literal["USE_DEFAULT_VALUE", "REJECT_MESSAGE"]
+MX_FAILURE_BEHAVIORS: tuple[str, ...] = ("USE_DEFAULT_VALUE", "REJECT_MESSAGE")  # SES BehaviorOnMXFailure
 
 DEFAULT_TTL = 300
 AUTO_TTL = 1  # Cloudflare: 1 means "automatic"

@@ -109,3 +109,15 @@ def test_lock_check_without_a_lock_fails(capsys, tmp_path: Path) -> None:
     shutil.copy(ROOT / "stacks/Pulumi.example.yaml", tmp_path / "Pulumi.example.yaml")
     code, _, err = run(capsys, "spf", "lock", "--check", "--config", str(tmp_path / "Pulumi.example.yaml"), "--nameserver", "127.0.0.1:9")
     assert code == 1 and "there is no SPF lock" in err
+
+
+def test_lock_update_for_one_stack_keeps_the_entries_of_others(dns_server, capsys, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "stacks/Pulumi.example.yaml", tmp_path / "Pulumi.example.yaml")
+    other = (ROOT / "stacks/Pulumi.example.yaml").read_text().replace("- mailchimp", "- mailgun")
+    (tmp_path / "Pulumi.other.yaml").write_text(other)
+    server = dns_server(VENDORS)
+    ns = ["--nameserver", server.nameserver]
+    assert run(capsys, "spf", "lock", "--update", "--config", str(tmp_path / "Pulumi.example.yaml"), *ns)[0] == 0
+    assert run(capsys, "spf", "lock", "--update", "--config", str(tmp_path / "Pulumi.other.yaml"), *ns)[0] == 0
+    terms = set(json.loads((tmp_path / "spf.lock.json").read_text())["entries"])
+    assert {"include:servers.mcsv.net", "include:mailgun.org"} <= terms

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sending_domain.core import dkim, dmarc, settings as typed
 from sending_domain.core.config import parse_settings
 from sending_domain.core.errors import ConfigError
+from sending_domain.core.render import dmarc_policy
 from sending_domain.core.senders import WELL_KNOWN_SENDERS, spf_term
 from sending_domain.core.settings import (
     DkimKeySettings,
@@ -410,7 +413,7 @@ def test_rule_messages() -> None:
         "+all lets anyone send as this domain; use -all, ~all or ?all"
     )
     assert messages("05_dkim_active_count.yaml")["domains[1].dkim.keys"] == (
-        "2 RSA keys are active (s2026a, s2026b); keep one active, mark the others retiring"
+        "DKIM has 2 active RSA keys (s2026a, s2026b); keep one active, mark the others retiring"
     )
     ses = messages("13_ses.yaml")
     assert ses["domains[1].ses.mailFrom"] == "must be a subdomain of b.example.com, such as bounce.b.example.com"
@@ -418,6 +421,52 @@ def test_rule_messages() -> None:
     assert messages("14_mailfrom_collision.yaml")["domains[0].ses.mailFrom"] == (
         "news.example.com is also a sending domain (domains[1]); give MAIL FROM a name of its own"
     )
+
+
+def test_dkim_and_dmarc_rules_speak_for_themselves() -> None:
+    """The rules dkim.py and dmarc.py own give the reason; the stack adds the key path and the code."""
+    selectors = messages("07_selectors.yaml")
+    assert selectors["domains[0].dkim.keys[0].selector"] == dkim.validate_selector("s2026.a")
+    assert selectors["domains[0].dkim.keys[6].selector"] == dkim.validate_selector("")
+    rules = messages("21_dmarc_rules.yaml")
+    assert rules["domains[0].dmarc.pct"] == dmarc.check_none_pct("none", 50)
+    assert rules["domains[0].dmarc.ruf[0]"] == dmarc.check_report_uri("mailto:a..b@example.com")
+    assert rules["domains[0].dmarc.fo"] == dmarc.check_fo("0:1")
+    assert messages("05_dkim_active_count.yaml")["domains[2].dkim"] == dkim.check_active_keys([], require_one=True)
+
+
+def _dmarc_with(**tags: object) -> dict[str, object]:
+    domain = {"domain": "example.com", "zone": "example.com", "senders": [], "dmarc": {"p": "none", **tags}}
+    return {"domains": [domain]}
+
+
+@pytest.mark.parametrize(
+    "uri,problems",
+    [
+        (" MAILTO:Dmarc@Example.COM.!10M ", []),
+        ("mailto:a?b@example.com", [("domains[0].dmarc.rua[0]", "dmarc-uri")]),  # RFC 6068 §2: '?' starts hfields
+        ("maılto:a@example.com", [("domains[0].dmarc.rua[0]", "dmarc-uri")]),  # a dotless i is not an i
+        ("mailto:a@_reports.example.com", [("domains[0].dmarc.rua[0]", "dmarc-uri")]),  # the stack's domain rule
+    ],
+)
+def test_report_uris_are_what_dmarc_can_render(uri: str, problems: list[tuple[str, str]]) -> None:
+    raw = _dmarc_with(rua=[uri])
+    if problems:
+        assert problems_of(raw) == problems
+    else:
+        (domain,) = parse_settings(raw).domains
+        assert domain.dmarc.rua == ("mailto:Dmarc@example.com!10m",)
+        assert dmarc_policy(domain).rua == domain.dmarc.rua
+
+
+def test_settings_literals_hold_the_checked_values() -> None:
+    """A Literal cannot be built from a tuple; the type hints and the values the checks use must agree."""
+    assert get_args(typed.SpfAll) == typed.SPF_ALL
+    assert get_args(typed.MxFailureBehavior) == typed.MX_FAILURE_BEHAVIORS
+    assert get_args(typed.DkimAlgorithm) == dkim.ALGORITHMS
+    assert get_args(typed.DkimState) == dkim.STATES
+    assert get_args(typed.DmarcPolicyName) == dmarc.POLICIES
+    assert get_args(typed.Alignment) == dmarc.ALIGNMENTS
 
 
 # --- laws --------------------------------------------------------------------------------------
@@ -484,3 +533,23 @@ def test_any_one_change_to_the_example_gives_settings_or_one_config_error(path: 
         assert e.problems
     else:
         assert isinstance(result, StackSettings)
+
+
+report_uris = st.builds(
+    lambda scheme, local, domain, size: f"{scheme}{local}@{domain}{size}",
+    st.sampled_from(["mailto:", "MAILTO:", "maılto:", ""]),
+    st.text(alphabet="aB.?_-+%", max_size=5),
+    st.sampled_from(["example.com", "Example.COM.", "_x.example.com", "localhost", "a..b"]),
+    st.sampled_from(["", "!10m", "!5K", "!x"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(report_uris, max_size=3))
+def test_report_uris_the_stack_accepts_render(uris: list[str]) -> None:
+    """What the stack accepts, core/dmarc.py accepts too: a checked stack never fails to render its policy."""
+    try:
+        (domain,) = parse_settings(_dmarc_with(rua=uris)).domains
+    except ConfigError:
+        return
+    assert dmarc_policy(domain).rua == domain.dmarc.rua

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import traceback
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -53,6 +54,12 @@ def test_generated_key_is_pkcs8_pem_of_the_algorithm(pems: dict[str, str], algor
 
 def test_default_algorithm_is_rsa_2048() -> None:
     assert dkim.DEFAULT_ALGORITHM == "rsa-2048"
+
+
+def test_the_literal_types_hold_the_allowed_values() -> None:
+    """A Literal cannot be built from a tuple; this keeps the type hints and the checked values together."""
+    assert get_args(dkim.Algorithm) == dkim.ALGORITHMS
+    assert get_args(dkim.KeyState) == dkim.STATES
 
 
 def test_generate_rejects_unknown_algorithm() -> None:
@@ -222,6 +229,11 @@ def test_parse_keeps_every_tag() -> None:
     assert dict(parsed.tags) == {"v": "DKIM1", "k": "ed25519", "h": "sha256", "t": "y:s", "n": "a note", "p": ""}
 
 
+def test_tag_names_are_case_sensitive() -> None:
+    """RFC 6376 §3.2 (unlike DMARC's tag names, which fold to lower case)."""
+    assert dkim.parse_tag_list("v=DKIM1; K=rsa; k=ed25519; p=") == {"v": "DKIM1", "K": "rsa", "k": "ed25519", "p": ""}
+
+
 @pytest.mark.parametrize(
     "text,reason",
     [
@@ -268,19 +280,37 @@ def test_parse_rejects_an_ed25519_spki_under_k_rsa(pems: dict[str, str]) -> None
 # --- lifecycle --------------------------------------------------------------------------------------
 
 
+NONE_ACTIVE = (
+    "DKIM for example.com needs exactly one active RSA key (SES signs with it); "
+    "none is active (set one RSA key's state: active)"
+)
+TWO_ACTIVE = "DKIM for example.com has 2 active RSA keys (s1, s2); keep one active, mark the others retiring"
+
+
 @pytest.mark.parametrize(
-    "keys,reason",
+    "keys,require_one,reason",
     [
-        ([("s1", "rsa-2048", "active")], None),
-        ([("s1", "rsa-2048", "active"), ("s2", "rsa-2048", "pending"), ("e1", "ed25519", "active")], None),
-        ([("s1", "rsa-2048", "retiring"), ("e1", "ed25519", "active")],
-         "DKIM for example.com needs exactly one active RSA key; none is active (set one key's state: active)"),
-        ([("s2", "rsa-1024", "active"), ("s1", "rsa-2048", "active")],
-         "DKIM for example.com needs exactly one active RSA key; 2 are active (s1, s2)"),
+        ([("s1", "rsa-2048", "active")], True, None),
+        ([("s1", "rsa-2048", "active")], False, None),
+        ([("s1", "rsa-2048", "active"), ("s2", "rsa-2048", "pending"), ("e1", "ed25519", "active")], True, None),
+        # an ed25519 key cannot be SES's key: it does not count
+        ([("s1", "rsa-2048", "retiring"), ("e1", "ed25519", "active")], True, NONE_ACTIVE),
+        ([("s1", "rsa-2048", "retiring"), ("e1", "ed25519", "active")], False, None),
+        ([], True, NONE_ACTIVE),
+        ([], False, None),
+        # at most one active RSA key, with or without SES
+        ([("s2", "rsa-1024", "active"), ("s1", "rsa-2048", "active")], True, TWO_ACTIVE),
+        ([("s2", "rsa-1024", "active"), ("s1", "rsa-2048", "active")], False, TWO_ACTIVE),
     ],
 )
-def test_check_active_keys(keys: list[tuple[str, str, str]], reason: str | None) -> None:
-    assert dkim.check_active_keys(keys, "example.com") == reason
+def test_check_active_keys(keys: list[tuple[str, str, str]], require_one: bool, reason: str | None) -> None:
+    assert dkim.check_active_keys(keys, "example.com", require_one=require_one) == reason
+
+
+def test_check_active_keys_without_a_domain() -> None:
+    assert dkim.check_active_keys([], require_one=True) == (
+        "DKIM needs exactly one active RSA key (SES signs with it); none is active (set one RSA key's state: active)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ It looks up the report addresses' MX and authorization records, so it is pointed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import get_args
 
 import dns.resolver
 import pytest
@@ -15,8 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sending_domain.core.dmarc import (
+    ALIGNMENTS,
     DEFAULT_LADDER,
+    POLICIES,
+    Alignment,
     DmarcPolicy,
+    Policy,
     Stage,
     check_transition,
     dmarc_record,
@@ -46,6 +51,12 @@ def test_strength_order() -> None:
     ordered = [none, q10, q25, q30, q50, q100, r10, r25, r50, r100]
     assert sorted(reversed(ordered)) == ordered
     assert all(a < b for a, b in zip(ordered, ordered[1:]))
+
+
+def test_the_literal_types_hold_the_allowed_values() -> None:
+    """A Literal cannot be built from a tuple; this keeps the type hints and the checked values together."""
+    assert get_args(Policy) == POLICIES
+    assert get_args(Alignment) == ALIGNMENTS
 
 
 def test_default_ladder_starts_at_none_and_rises() -> None:
@@ -292,6 +303,8 @@ def test_parse_dmarc_value(text: str, tags: dict[str, str]) -> None:
         ("v=DMARC1; p=none;; rua=mailto:a@b.c", "tag 3 '(empty)' has no '=' (RFC 7489 §6.4 tag=value)"),
         ("v=DMARC1; p=none; bad tag=1", "tag 3 has an invalid name 'bad tag' (RFC 7489 §6.4)"),
         ("v=DMARC1; p=", "tag 'p' has an empty value"),
+        ("v=DMARC1; P=none; p=reject", "duplicate tag 'p' (RFC 7489 §6.4)"),  # names fold to lower case
+        ("v=DMARC1;\r\np=none", "tag 2 has an invalid name '\\r\\np' (RFC 7489 §6.4)"),  # only SP/HTAB around tags
     ],
 )
 def test_parse_dmarc_value_reasons(text: str, reason: str) -> None:

@@ -282,7 +282,9 @@ def test_text_rendering_is_exact() -> None:
         '    - _spf3.example.com. TXT "v=spf1 ```x \\"q\\""\n'
         f"* {vendor_message(SMALL.vendors[0])}\n"
         "; note: s2._domainkey.example.com: pending\n"
-        "; `pulumi up` restores the records; if a live change was intended, put it in the stack file instead\n"
+        "; creates and updates: `pulumi up` restores the records; if a live change was intended, put it in the stack "
+        "file instead\n"
+        "; deletes: records at our names that the stack does not publish; remove them in Cloudflare\n"
     )
 
 
@@ -312,6 +314,12 @@ def test_markdown_rendering_is_exact_and_escaped() -> None:
         "````\n"
         "\n"
         "</details>\n"
+        "\n"
+        "Next steps:\n"
+        "\n"
+        "- creates and updates: `pulumi up` restores the records; if a live change was intended, put it in the "
+        "stack file instead\n"
+        "- deletes: records at our names that the stack does not publish; remove them in Cloudflare\n"
         "\n"
         "Notes:\n"
         "\n"
