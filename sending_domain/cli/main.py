@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from sending_domain.cli import drift as drift_cmd
     from sending_domain.cli import plan as plan_cmd
     from sending_domain.cli import spf as spf_cmd
+    from sending_domain.cli import verify as verify_cmd
 
     parser = argparse.ArgumentParser(
         prog="sending-domain",
@@ -22,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (drift_cmd, plan_cmd, spf_cmd, __import__("sending_domain.cli.verify", fromlist=["register"])):
+    for module in (plan_cmd, spf_cmd, verify_cmd, drift_cmd):
         module.register(commands)
     return parser
 

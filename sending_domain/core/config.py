@@ -257,8 +257,10 @@ def selector_reason(selector: str) -> Reason | None:
 
 
 def _check_dkim_keys(node: Reader, keys: list[tuple[str, DkimKeySettings]], *, ses_configured: bool) -> None:
-    """At most one active RSA key, exactly one with SES (:func:`~.dkim.check_active_keys`); ed25519 only
-    as an extra signer, never with SES (FACTS: DKIM)."""
+    """At most one active RSA key, exactly one with SES (:func:`~.dkim.check_active_keys`).
+
+    An active ed25519 key only signs in addition to an RSA key, and never with SES (FACTS: DKIM).
+    """
     where = "dkim.keys" if node.get("dkim") is not None else "dkim"
     triples = [(key.selector or "?", key.algorithm, key.state) for _, key in keys]
     if message := dkim.check_active_keys(triples, require_one=ses_configured):
@@ -318,8 +320,11 @@ def _dmarc_uris(section: Reader, key: str) -> tuple[str, ...]:
 
 
 def dmarc_uri_reason(uri: str) -> Reason | None:
-    """RFC 7489 §6.2/§6.3: a report URI as :func:`~.dmarc.check_report_uri` takes it, whose domain is also a
-    domain name as the stack takes one (:func:`domain_name_reason`: no underscore labels)."""
+    """RFC 7489 §6.2/§6.3: a report URI :func:`~.dmarc.check_report_uri` takes.
+
+    Its domain must also be a domain name as the stack takes one (:func:`domain_name_reason`), which
+    refuses the underscore labels a DNS name may have but a mail domain may not (RFC 5321 §4.1.2).
+    """
     text = uri.strip()
     if reason := dmarc.check_report_uri(text):
         return "dmarc-uri", reason

@@ -117,9 +117,7 @@ def is_revoked(state: str) -> bool:
     return state == "revoked"
 
 
-def check_active_keys(
-    keys: Iterable[tuple[str, str, str]], domain: str = "", *, require_one: bool
-) -> str | None:
+def check_active_keys(keys: Iterable[tuple[str, str, str]], domain: str = "", *, require_one: bool) -> str | None:
     """At most one active RSA key per domain; exactly one when ``require_one`` (the domain has SES).
 
     ``keys`` are ``(selector, algorithm, state)``. SES signs with one BYODKIM key, and only an RSA key

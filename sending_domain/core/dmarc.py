@@ -92,7 +92,8 @@ def _check_alignment(value: object) -> str | None:
 def check_fo(value: object) -> str | None:
     """A reason why ``value`` is not a failure-reporting option list, or None.
 
-    RFC 7489 §6.3 fo: colon-separated 0, 1, d, s; RFC 9989 §4.7: 0 and 1 exclusive, each at most once."""
+    RFC 7489 §6.3 fo: colon-separated 0, 1, d, s; RFC 9989 §4.7: 0 and 1 exclusive, each at most once.
+    """
     if not isinstance(value, str) or not value:
         return 'must be a string such as "0", "1" or "d:s"'
     options = value.split(":")

@@ -12,7 +12,7 @@ import asyncio
 
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.spf.flatten import FlattenOptions, Flattened, flatten_evaluation
-from sending_domain.core.spf.tree import Evaluation, evaluate
+from sending_domain.core.spf.tree import Evaluation, evaluate, missing_answers
 from sending_domain.dns.resolver import AsyncResolver
 
 
@@ -22,10 +22,11 @@ async def fetch_and_evaluate(domain: str, resolver: AsyncResolver, record_text: 
     inflight: dict[Question, asyncio.Task[Answer]] = {}
     try:
         while True:
-            ev = evaluate(domain, known, record_text)
-            if not ev.missing:
+            missing = missing_answers(domain, known, record_text)
+            if not missing:
+                ev = evaluate(domain, known, record_text)
                 return ev, {q: known[q] for q in ev.used}
-            for question in ev.missing - inflight.keys():
+            for question in missing - inflight.keys():
                 inflight[question] = asyncio.create_task(resolver.query(*question))
             await asyncio.wait(inflight.values(), return_when=asyncio.FIRST_COMPLETED)
             for question, task in list(inflight.items()):

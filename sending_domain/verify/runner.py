@@ -2,7 +2,8 @@
 
 Per attempt, every domain still not passing is verified at once on one fresh resolver (so no cache hides
 propagation between attempts, and within an attempt each (name, type) is asked once). The desired records
-come from :func:`~sending_domain.desired.desired_domains` — the same code as ``plan`` — with the vendor
+come from :func:`~sending_domain.desired.flatten_domain` and :func:`~sending_domain.core.render.render_domain`
+— what :func:`~sending_domain.desired.desired_domains` (and so ``plan``) runs, one domain at a time — with the vendor
 lock when there is one, else live DNS through that same resolver.
 
 ``wait`` seconds: after an attempt with failures, sleep (``backoff``, doubling, at most
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -26,7 +27,8 @@ from sending_domain.core.errors import DnsError, SpfError
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.smtp_auth import SmtpCredentials
 from sending_domain.core.spf.lock import SpfLock
-from sending_domain.desired import desired_domains
+from sending_domain.core.render import ZoneRef, our_zones, render_domain
+from sending_domain.desired import flatten_domain
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.verify.dns_checks import dns_checks
 from sending_domain.verify.dns_probe import observe_domain
@@ -146,10 +148,11 @@ async def _attempt(
     on_progress: Progress | None,
 ) -> list[DomainReport]:
     done = 0
+    zones = our_zones(stack)
 
     async def one(settings: DomainSettings) -> DomainReport:
         nonlocal done
-        report = await verify_domain(stack, settings, lock, dkim_public, resolver, ses)
+        report = await verify_domain(stack, settings, lock, dkim_public, resolver, ses, zones)
         done += 1
         if on_progress is not None:
             on_progress(done, len(chosen), attempt)
@@ -165,10 +168,13 @@ async def verify_domain(
     dkim_public: dict[tuple[str, str], str],
     resolver: AsyncResolver,
     ses: _SesClients,
+    zones: Mapping[str, ZoneRef],
 ) -> DomainReport:
     domain = settings.domain
     try:
-        [desired] = await desired_domains(stack, lock=lock, resolver=resolver, dkim_public=dkim_public, only=[domain])
+        # desired_domains() for one domain, with the stack's zones computed once per attempt (not per domain)
+        spf = await flatten_domain(settings, lock=lock, resolver=resolver)
+        desired = render_domain(settings, spf, dkim_public=dkim_public, zones=zones)
     except DnsError as e:
         return DomainReport(domain, (errored("desired", f"cannot resolve the senders' SPF trees to render what the stack wants: {e}"),))
     except SpfError as e:

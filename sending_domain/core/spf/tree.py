@@ -108,6 +108,19 @@ def spf_record_of(domain: str, answer: Answer, *, via: str) -> str:
     return records[0]
 
 
+def missing_answers(domain: str, snapshot: Snapshot, record_text: str | None = None) -> set[Question]:
+    """The questions the walk of ``domain``'s tree still needs: the same walk as :func:`evaluate`, without
+    building any address set, so a fetcher can call it after every answer at little cost."""
+    walker = _Walker(snapshot, sets=False)
+    try:
+        if record_text is None:
+            record_text = walker.spf_text(domain, via=f"the domain {domain}")
+        walker.program(domain, parse_record(record_text, domain), ())
+    except _Incomplete:
+        pass
+    return walker.missing
+
+
 def evaluate(domain: str, snapshot: Snapshot, record_text: str | None = None) -> Evaluation:
     """Walk ``domain``'s SPF tree (its live record, or ``record_text``) over ``snapshot``.
 
@@ -135,8 +148,9 @@ def evaluate(domain: str, snapshot: Snapshot, record_text: str | None = None) ->
 
 
 class _Walker:
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, sets: bool = True) -> None:
         self.snapshot = snapshot
+        self.sets = sets  # False: only find what is missing; address sets stay empty
         self.missing: set[Question] = set()
         self.used: set[Question] = set()
         self.voids = {4: 0, 6: 0}
@@ -237,7 +251,7 @@ class _Walker:
         child = self.child(domain, mech.domain, stack, via=f"include:{mech.domain} in {domain}")
         cost = 1 + child.cost
         if child.flat:
-            return NetRule(mech.qualifier, child.passes(), f"{mech} in {domain}"), cost
+            return NetRule(mech.qualifier, child.passes() if self.sets else NetSet(), f"{mech} in {domain}"), cost
         reason = f"{mech.domain} holds terms that must stay as written"
         return KeptTerm(mech.qualifier, str(mech), cost, reason), cost
 
@@ -269,6 +283,8 @@ class _Walker:
                 incomplete = True
                 continue
             self.count_void(answer, (family,), term)
+            if not self.sets:
+                continue
             width = prefix if prefix is not None else (32 if family == 4 else 128)
             nets += [ipaddress.ip_network(f"{v}/{width}", strict=False) for v in answer.values]
         if incomplete:
