@@ -84,7 +84,7 @@ def validate_selector(selector: object) -> str | None:
         return "a DKIM selector must be a non-empty string"
     if len(selector) > MAX_SELECTOR_LENGTH:
         return f"DKIM selector {selector!r} is longer than {MAX_SELECTOR_LENGTH} characters"
-    if not _SELECTOR.match(selector):
+    if not _SELECTOR.fullmatch(selector):
         return f"DKIM selector {selector!r} may contain only letters, digits and hyphens (no dots)"
     if selector.startswith("-") or selector.endswith("-"):
         return f"DKIM selector {selector!r} must not start or end with a hyphen"

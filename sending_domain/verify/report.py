@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import textwrap
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from sending_domain.core.checks import DomainReport, exit_code
-from sending_domain.verify.runner import VerifyRun
+
+if TYPE_CHECKING:  # the report is pure: it only reads the run's values
+    from sending_domain.verify.runner import VerifyRun
 
 DETAIL_WIDTH = 88
 JSON_VERSION = 1

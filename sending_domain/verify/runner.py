@@ -152,7 +152,7 @@ async def _attempt(
 
     async def one(settings: DomainSettings) -> DomainReport:
         nonlocal done
-        report = await verify_domain(stack, settings, lock, dkim_public, resolver, ses, zones)
+        report = await verify_domain(settings, lock, dkim_public, resolver, ses, zones)
         done += 1
         if on_progress is not None:
             on_progress(done, len(chosen), attempt)
@@ -162,7 +162,6 @@ async def _attempt(
 
 
 async def verify_domain(
-    stack: StackSettings,
     settings: DomainSettings,
     lock: SpfLock | None,
     dkim_public: dict[tuple[str, str], str],
