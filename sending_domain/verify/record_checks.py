@@ -16,10 +16,10 @@ from dataclasses import fields
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.checks import CheckResult, errored, failed, passed, warned
 from sending_domain.core.dnsdata import Answer
+from sending_domain.core.errors import SpfSyntaxError
 from sending_domain.core.render import SES_SPF, DesiredDomain, dmarc_policy, ses_feedback_host
 from sending_domain.core.settings import DkimKeySettings, DomainSettings
 from sending_domain.core.spf.terms import parse_record
-from sending_domain.core.errors import SpfSyntaxError
 from sending_domain.verify.observed import ObservedDns, Unanswered, external_report_names
 from sending_domain.verify.orgdomain import aligned, organizational_domain
 from sending_domain.verify.spf_checks import DEPLOY_HINT, spf_values
@@ -141,7 +141,7 @@ def check_dmarc_policy(name: str, live_tags: dict[str, str], wanted_value: str) 
 
 
 def _tag(value: object) -> str:
-    if value is None:
+    if value is None or value == ():
         return "-"
     return ",".join(value) if isinstance(value, tuple) else str(value)
 

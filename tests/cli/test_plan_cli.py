@@ -94,3 +94,17 @@ def test_plan_without_a_lock_says_how_to_make_one(capsys, tmp_path: Path) -> Non
 def test_plan_bad_input(in_repo, capsys, argv: list[str], message: str) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests/fixtures/bad_stacks").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_bad_stack_file_exits_2_naming_each_problem(capsys, path: Path) -> None:
+    from sending_domain.core.errors import ConfigError
+    from sending_domain.stack import load_stack
+
+    with pytest.raises(ConfigError) as err:
+        load_stack(config_file=path)
+    code, out, stderr = run(capsys, "plan", "--config", str(path))
+    assert (code, out) == (2, "")
+    assert "Traceback" not in stderr
+    for problem in err.value.problems:
+        assert f"{problem.path}: " in stderr and f"[{problem.code}]" in stderr

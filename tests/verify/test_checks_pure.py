@@ -92,3 +92,22 @@ def test_smtp_connection_hints() -> None:
     assert "does not resolve" in smtp_check(dns).hint
     greeting = SmtpOutcome("h", 587, "r", stage="connection", code=554, reply="no service", command="greeting")
     assert smtp_check(greeting).status == "fail"
+
+
+def test_dmarc_policy_diff_names_each_tag() -> None:
+    result = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "none"}, "v=DMARC1; p=reject; rua=mailto:a@d.example")
+    assert result.status == "fail"
+    assert "p=none (stack: reject)" in result.detail and "rua=- (stack: mailto:a@d.example)" in result.detail
+    stronger = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "reject"}, "v=DMARC1; p=none")
+    assert "enforces more" in stronger.hint
+
+
+def test_progress_draws_only_when_asked(capsys) -> None:
+    from sending_domain.cli.verify import _Progress
+
+    progress = _Progress()
+    progress(1, 3, 1)
+    progress(3, 3, 1)
+    progress.clear()
+    err = capsys.readouterr().err
+    assert "verifying 3/3 domains (attempt 1)" in err and err.endswith("\r\x1b[K")
