@@ -231,8 +231,15 @@ def alignment_checks(settings: DomainSettings, live_dmarc: dict[str, str] | None
     if settings.active_dkim_key is not None:
         out.append(_align("alignment.dkim", "DKIM d=", domain, domain, policy.adkim, source, "adkim"))
     elif settings.dkim or settings.ses is not None:
-        out.append(warned("alignment.dkim", "no active RSA key: SES signs only with d=amazonses.com, which does not align", "make one RSA key active"))
-    return out
+        out.append(failed("alignment.dkim", "no active RSA key: SES signs only with d=amazonses.com, which does not align", "make one RSA key active"))
+    return _either_suffices(out)
+
+
+def _either_suffices(results: list[CheckResult]) -> list[CheckResult]:
+    """DMARC passes when SPF *or* DKIM passes aligned (RFC 7489 §4.2): one misaligned identifier is a warning."""
+    if len(results) == 2 and any(r.status == "pass" for r in results):
+        return [r if r.status == "pass" else warned(r.name, r.detail, f"{r.hint} (DMARC still passes through the other identifier)") for r in results]
+    return results
 
 
 def _align(check: str, what: str, identifier: str, domain: str, mode: str, source: str, tag: str) -> CheckResult:
