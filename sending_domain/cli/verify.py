@@ -24,14 +24,20 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sending_domain.cli.common import add_nameserver_option, add_stack_options, domain_argument, print_json
+from sending_domain.cli.common import (
+    add_nameserver_option,
+    add_stack_options,
+    domain_argument,
+    load_stack_from_args,
+    print_json,
+    stack_lock_path,
+)
 from sending_domain.core.checks import exit_code
 from sending_domain.core.errors import ConfigError, Problem
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, SmtpCredentials
-from sending_domain.desired import lock_path, read_lock
+from sending_domain.desired import read_lock
 from sending_domain.dns.resolver import AsyncResolver
-from sending_domain.stack import load_stack
 from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
 from sending_domain.verify.outputs import read_outputs
 from sending_domain.verify.report import render_json, render_text
@@ -62,7 +68,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    loaded = load_stack(stack=args.stack, config_file=args.config)
+    loaded = load_stack_from_args(args)
     chosen = _chosen(loaded.settings, args.domain)
     wait = _wait(args.wait)
     AsyncResolver(args.nameserver)  # bad --nameserver is bad input now, not in the first attempt
@@ -81,7 +87,7 @@ def run_verify(args: argparse.Namespace) -> int:
         verify_stack(
             loaded.settings,
             domains=[d.domain for d in chosen],
-            lock=read_lock(lock_path(loaded.path.parent)),
+            lock=read_lock(stack_lock_path(loaded)),
             dkim_public=dkim_public,
             io=io,
             wait=wait,

@@ -132,6 +132,8 @@ def _login(smtp: smtplib.SMTP, credentials: SmtpCredentials) -> None:
         raise _Stop("authentication", "AUTH", reason=type(e).__name__) from None
     except OSError as e:
         raise _Stop("authentication", "AUTH", reason=_os_reason(e)) from None
+    except UnicodeError:  # smtplib encodes the password as ASCII; the error object would hold it: never chain it
+        raise _Stop("authentication", "AUTH", reason="the SMTP user name or password is not ASCII") from None
 
 
 def _command(stage: str, command: str, send: Callable[[], tuple[int, bytes]]) -> tuple[int, bytes]:

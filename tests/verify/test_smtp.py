@@ -124,3 +124,11 @@ def test_enhanced_status() -> None:
     assert enhanced_status("Message rejected") == ""
     outcome = SmtpOutcome("h", 587, "eu-west-1", stage="recipient", code=550, reply="5.1.1 no such user", command="RCPT TO")
     assert "550 5.1.1" in smtp_check(outcome).detail
+
+
+def test_non_ascii_password_fails_at_authentication_without_leaking(ca) -> None:
+    script = Script(PASSWORD)
+    with smtp_server(script, ca) as port:
+        outcome, _ = _send(port, ca.ca_file, password="pässwört-secret")
+    assert outcome.stage == "authentication" and "not ASCII" in outcome.reason
+    assert "pässwört" not in repr(outcome) and "pässwört" not in smtp_check(outcome).detail
