@@ -39,7 +39,7 @@ from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, 
 from sending_domain.desired import read_lock
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
-from sending_domain.verify.outputs import read_outputs
+from sending_domain.outputs import read_dkim_public_keys
 from sending_domain.verify.report import render_json, render_text
 from sending_domain.verify.runner import SmtpPlan, VerifyIO, verify_stack
 
@@ -72,7 +72,7 @@ def run_verify(args: argparse.Namespace) -> int:
     chosen = _chosen(loaded.settings, args.domain)
     wait = _wait(args.wait)
     AsyncResolver(args.nameserver)  # bad --nameserver is bad input now, not in the first attempt
-    dkim_public = read_outputs(args.outputs) if args.outputs else {}
+    dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
     with_ses = [d for d in chosen if d.ses is not None]
     session = _aws_session() if (args.ses or args.smtp) and with_ses else None
     io = VerifyIO(

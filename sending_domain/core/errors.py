@@ -61,6 +61,10 @@ class SpfSyntaxError(SpfError):
     """An SPF record does not parse."""
 
 
+class SpfVoidLimitError(SpfError):
+    """The SPF tree makes more void lookups than receivers allow (RFC 7208 §4.6.4)."""
+
+
 class DnsError(SendingDomainError):
     """A DNS query failed."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from sending_domain.core.dnsdata import Question
-from sending_domain.core.errors import DnsError, SpfError
+from sending_domain.core.errors import DnsError, SpfError, SpfVoidLimitError
 from sending_domain.core.render import DesiredDomain
 from sending_domain.core.settings import DomainSettings
 from sending_domain.core.spf.lock import SpfLock, lock_terms, term_record
@@ -43,7 +43,7 @@ async def live_spf(domain: str, resolver: AsyncResolver) -> LiveSpf:
     try:
         ev, _ = await fetch_and_evaluate(domain, resolver)
     except SpfError as e:
-        return LiveSpf(error=str(e))
+        return LiveSpf(error=str(e), void_limit=isinstance(e, SpfVoidLimitError))
     except DnsError as e:
         return LiveSpf(transient=str(e))
     assert ev.program is not None

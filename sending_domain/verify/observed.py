@@ -42,6 +42,7 @@ class LiveSpf:
     lookups: int = 0
     voids: Mapping[int, int] = field(default_factory=dict)
     error: str = ""
+    void_limit: bool = False  # the error is too many void lookups (not a loop, a missing record, ...)
     transient: str = ""
 
 

@@ -64,9 +64,9 @@ def check_tree(domain: str, live: LiveSpf) -> list[CheckResult]:
     if live.transient:
         return [errored("spf.lookups", live.transient), errored("spf.voids", live.transient)]
     if live.error:
-        # tree.evaluate() raises for too many void lookups with a message that says so; anything else
-        # (a loop, an include without SPF, more than 10 MX) stops the evaluation before counting
-        bad, other = ("spf.voids", "spf.lookups") if "void lookup" in live.error else ("spf.lookups", "spf.voids")
+        # too many void lookups, or something (a loop, an include without SPF, more than 10 MX) that stops
+        # the evaluation before counting
+        bad, other = ("spf.voids", "spf.lookups") if live.void_limit else ("spf.lookups", "spf.voids")
         found = {
             bad: failed(
                 bad,

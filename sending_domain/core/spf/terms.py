@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from sending_domain.core.errors import SpfSyntaxError
 
@@ -56,6 +56,11 @@ class Mechanism:
         return self.kind in LOOKUP_MECHANISMS
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """The term as published: the qualifier only when not ``+``, the shortest exact network form."""
         q = "" if self.qualifier == "+" else self.qualifier
         if self.kind in ("ip4", "ip6"):
             assert self.network is not None

@@ -22,7 +22,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from sending_domain.core.dnsdata import Answer, Question, Snapshot
-from sending_domain.core.errors import SpfError
+from sending_domain.core.errors import SpfError, SpfVoidLimitError
 from sending_domain.core.spf.netset import ALL, NetSet
 from sending_domain.core.spf.terms import Mechanism, SpfRecord, is_spf_record, parse_record
 
@@ -36,7 +36,6 @@ class NetRule:
 
     qualifier: str
     nets: NetSet
-    source: str  # the term it came from, for explanations
 
 
 @dataclass(frozen=True)
@@ -94,6 +93,20 @@ class Evaluation:
     warnings: list[str] = field(default_factory=list)
 
 
+_EMPTY = NetSet()
+
+
+@dataclass(frozen=True)
+class _TermRef:
+    """A mechanism and the domain whose record holds it; the text is made only when a message needs it."""
+
+    mech: Mechanism
+    domain: str
+
+    def __str__(self) -> str:
+        return f"{self.mech} in {self.domain}"
+
+
 class _Incomplete(Exception):
     """An answer is not in the snapshot yet."""
 
@@ -139,7 +152,7 @@ def evaluate(domain: str, snapshot: Snapshot, record_text: str | None = None) ->
     if program is not None and not walker.missing:
         for family, count in sorted(ev.voids.items()):
             if count > MAX_VOID:
-                raise SpfError(
+                raise SpfVoidLimitError(
                     f"the SPF tree of {domain} makes {count} void lookups for IPv{family} clients, more than "
                     f"{MAX_VOID}: receivers return permerror (RFC 7208 §4.6.4); fix or remove the terms that "
                     f"point at names without addresses: {', '.join(walker.void_terms[family])}"
@@ -169,11 +182,11 @@ class _Walker:
     def spf_text(self, domain: str, *, via: str) -> str:
         return spf_record_of(domain, self.answer(domain, "TXT"), via=via)
 
-    def count_void(self, answer: Answer, families: tuple[int, ...], term: str) -> None:
+    def count_void(self, answer: Answer, families: tuple[int, ...], term: _TermRef) -> None:
         if answer.void:
             for family in families:
                 self.voids[family] += 1
-                self.void_terms[family].append(term)
+                self.void_terms[family].append(str(term))
 
     # -- records -------------------------------------------------------------------------------
     def program(self, domain: str, record: SpfRecord, stack: tuple[str, ...]) -> Program:
@@ -233,7 +246,7 @@ class _Walker:
         """The rule for one mechanism of ``domain``'s record, and the lookups the original term needs."""
         if mech.kind in ("ip4", "ip6"):
             assert mech.network is not None
-            return NetRule(mech.qualifier, NetSet.of([mech.network]), str(mech)), 0
+            return NetRule(mech.qualifier, NetSet.of([mech.network]) if self.sets else _EMPTY), 0
         if mech.has_macro or mech.kind in ("ptr", "exists"):
             why = "it contains a macro" if mech.has_macro else f"'{mech.kind}' depends on more than the address"
             if mech.kind == "include":
@@ -241,21 +254,21 @@ class _Walker:
             return KeptTerm(mech.qualifier, str(mech), 1, why), 1
         if mech.kind == "include":
             return self.include(domain, mech, stack)
-        term = f"{mech} in {domain}"
+        term = _TermRef(mech, domain)
         host = mech.domain or domain  # RFC 7208 §4.8: a bare a/mx means the current domain
         nets = self.mx_addresses(host, mech, term) if mech.kind == "mx" else self.addresses(host, mech, term)
-        return NetRule(mech.qualifier, nets, term), 1
+        return NetRule(mech.qualifier, nets), 1
 
     def include(self, domain: str, mech: Mechanism, stack: tuple[str, ...]) -> tuple[Rule, int]:
         assert mech.domain is not None
         child = self.child(domain, mech.domain, stack, via=f"include:{mech.domain} in {domain}")
         cost = 1 + child.cost
         if child.flat:
-            return NetRule(mech.qualifier, child.passes() if self.sets else NetSet(), f"{mech} in {domain}"), cost
+            return NetRule(mech.qualifier, child.passes() if self.sets else _EMPTY), cost
         reason = f"{mech.domain} holds terms that must stay as written"
         return KeptTerm(mech.qualifier, str(mech), cost, reason), cost
 
-    def mx_addresses(self, host: str, mech: Mechanism, term: str) -> NetSet:
+    def mx_addresses(self, host: str, mech: Mechanism, term: _TermRef) -> NetSet:
         answer = self.answer(host, "MX")
         self.count_void(answer, (4, 6), term)
         exchanges = sorted({v.split(" ", 1)[1] for v in answer.values} - {"", "."})
@@ -272,7 +285,7 @@ class _Walker:
             raise _Incomplete
         return nets
 
-    def addresses(self, host: str, mech: Mechanism, term: str) -> NetSet:
+    def addresses(self, host: str, mech: Mechanism, term: _TermRef) -> NetSet:
         """A and AAAA of ``host`` widened by the term's CIDR lengths (RFC 7208 §5.3, §5.6)."""
         nets = []
         incomplete = False
