@@ -10,7 +10,6 @@ Layout (pure modules take values and return :class:`~sending_domain.core.checks.
 - :mod:`.ses_checks`    — the SES identity (``sesv2.get_email_identity`` response) against the stack
 - :mod:`.smtp_result`   — SMTP outcomes classified by stage, with hints
 - :mod:`.message`       — the test message (RFC 5322 + RFC 8058 one-click unsubscribe)
-- :mod:`.outputs`       — DKIM public keys from ``pulumi stack output --json``
 - :mod:`.dns_probe`, :mod:`.ses_probe`, :mod:`.smtp_probe` — the I/O
 - :mod:`.runner`        — many domains concurrently, ``--wait`` with backoff, the SMTP test last
 - :mod:`.report`        — the human tables and the JSON document
