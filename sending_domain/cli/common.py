@@ -9,7 +9,10 @@ from pathlib import Path
 
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.records import is_hostname, normalize_name
-from sending_domain.desired import lock_path
+from sending_domain.core.render import DesiredDomain
+from sending_domain.core.spf.lock import SpfLock
+from sending_domain.desired import desired_domains, lock_path, read_lock, run_sync
+from sending_domain.outputs import read_dkim_public_keys
 from sending_domain.stack import LoadedStack, load_stack
 
 
@@ -56,3 +59,11 @@ def load_stack_from_args(args: argparse.Namespace) -> LoadedStack:
 
 def stack_lock_path(loaded: LoadedStack) -> Path:
     return lock_path(loaded.path.parent)
+
+
+def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | None, list[DesiredDomain]]:
+    """The stack named by the arguments and what it publishes, offline: SPF from the lock, DKIM from --outputs."""
+    loaded = load_stack_from_args(args)
+    lock = read_lock(stack_lock_path(loaded))
+    dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
+    return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public))

@@ -9,15 +9,14 @@ import argparse
 import asyncio
 from collections.abc import Collection
 
-from sending_domain.cli.common import add_nameserver_option, add_stack_options, load_stack_from_args, stack_lock_path
+from sending_domain.cli.common import add_nameserver_option, add_stack_options, desired_offline
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.drift import Plan, compare, questions, render_json, render_markdown, render_text
 from sending_domain.core.render import DesiredDomain
 from sending_domain.core.settings import StackSettings
 from sending_domain.core.spf.lock import SpfLock
-from sending_domain.desired import desired_domains, read_lock, run_sync
+from sending_domain.desired import run_sync
 from sending_domain.dns.resolver import AsyncResolver
-from sending_domain.outputs import read_dkim_public_keys
 from sending_domain.spf_lock import check_lock
 
 
@@ -33,10 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    loaded = load_stack_from_args(args)
-    lock = read_lock(stack_lock_path(loaded))
-    dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
-    desired = run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public))
+    loaded, lock, desired = desired_offline(args)
     assert lock is not None  # desired_domains refuses to plan without one
     plan = run_sync(find_drift(loaded.stack_name, loaded.settings, desired, lock, AsyncResolver(args.nameserver)))
     render = render_json if args.json else render_markdown if args.markdown else render_text

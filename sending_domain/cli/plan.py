@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from sending_domain.cli.common import add_stack_options, load_stack_from_args, print_json, stack_lock_path
+from sending_domain.cli.common import add_stack_options, desired_offline, print_json
 from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
-from sending_domain.desired import desired_domains, read_lock, run_sync
-from sending_domain.outputs import read_dkim_public_keys
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -20,10 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    loaded = load_stack_from_args(args)
-    lock = read_lock(stack_lock_path(loaded))
-    dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
-    desired = run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public))
+    loaded, _, desired = desired_offline(args)
     render = {"table": render_table, "json": render_json, "zone": render_zone}[args.format]
     output = render(desired, loaded.stack_name)
     if output is not None:
