@@ -33,7 +33,7 @@ def _pending_value(p: PendingDkim) -> str:
 def render_table(desired: Sequence[DesiredDomain], stack: str) -> str:
     lines = [f"# stack {stack}"]
     for d in desired:
-        lines += ["", f"## {d.domain}  (SPF: {d.spf.lookups} lookups after flattening, {d.spf.original_lookups} before)"]
+        lines += ["", f"## {d.domain}  (SPF: {d.spf.lookups} DNS lookup(s) after flattening, {d.spf.original_lookups} before)"]
         rows = [(r.record.name, r.record.type, str(r.record.ttl), _display(r)) for r in d.records]
         rows += [(p.name, "TXT", "", _pending_value(p)) for p in d.pending]
         width = [max(len(row[i]) for row in rows + [("NAME", "TYPE", "TTL", "")]) for i in range(3)]
