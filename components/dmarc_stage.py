@@ -16,7 +16,7 @@ Outputs: ``domain``, ``p``, ``pct``, ``force``, ``stage`` (e.g. ``p=quarantine p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -33,7 +33,7 @@ class DmarcStageProvider(ResourceProvider):
     """Refuses too large a step towards enforcement in ``check``; see the module docstring."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force", "ladder")):
+        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force")):
             return CheckResult(news, [])  # decided when the values are known, in the `up` run's check
         failures = [CheckFailure(prop, reason) for prop, reason in field_problems(news)]
         if not failures:
@@ -47,7 +47,7 @@ class DmarcStageProvider(ResourceProvider):
         return CreateResult(f"dmarc-{props['domain']}", stage_outputs(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """A change of p or pct updates; a new domain replaces. ``force`` and ``ladder`` alone change nothing."""
+        """A change of p or pct updates; a new domain replaces. ``force`` alone changes nothing."""
         changed = [prop for prop in STAGE_PROPS if _differs(olds.get(prop), news.get(prop))]
         replaces = [prop for prop in changed if prop == "domain"]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
@@ -67,8 +67,6 @@ def field_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("domain", "must be the domain name the DMARC record is for"))
     pct = _num(props.get("pct", 100))
     problems += [(sub, f"{sub}: {reason}") for sub, reason in dmarc.stage_problems(props.get("p"), pct)]
-    if props.get("ladder") is not None:
-        problems += [("ladder", f"ladder{sub}: {reason}") for sub, reason in dmarc.validate_ladder(_ladder_raw(props))]
     return problems
 
 
@@ -82,8 +80,7 @@ def transition_reason(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str |
     new = _stage(news)
     same_domain = olds.get("domain") == news.get("domain")
     old = _stage(olds) if same_domain and olds.get("p") is not None else None
-    ladder = dmarc.ladder_from_config(_ladder_raw(news)) if news.get("ladder") else dmarc.DEFAULT_LADDER
-    return dmarc.check_transition(old, new, force=bool(news.get("force")), ladder=ladder, domain=str(news["domain"]))
+    return dmarc.check_transition(old, new, force=bool(news.get("force")), domain=str(news["domain"]))
 
 
 def stage_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,11 +100,6 @@ def _stage(props: Mapping[str, Any]) -> Stage:
     from sending_domain.core import dmarc
 
     return dmarc.Stage(props["p"], _num(props.get("pct", 100)))
-
-
-def _ladder_raw(props: Mapping[str, Any]) -> list[Any]:
-    rungs = props.get("ladder") or []
-    return [{k: _num(v) for k, v in rung.items()} if isinstance(rung, Mapping) else rung for rung in rungs]
 
 
 def _num(value: Any) -> Any:
@@ -144,15 +136,6 @@ class DmarcStage(pulumi.dynamic.Resource, module="sending-domain", name="DmarcSt
         pct: pulumi.Input[int] = 100,
         force: pulumi.Input[bool] = False,
         opts: pulumi.ResourceOptions | None = None,
-        ladder: Sequence[Any] | None = None,
     ) -> None:
-        """``ladder``: rungs as ``Stage`` values or ``{p, pct}`` mappings; None uses the default ladder."""
         props: dict[str, Any] = {"domain": domain, "p": p, "pct": pct, "force": force, "stage": None}
-        props["ladder"] = None if ladder is None else [_rung(r) for r in ladder]
         super().__init__(DmarcStageProvider(), name, props, opts)
-
-
-def _rung(rung: Any) -> dict[str, Any]:
-    if isinstance(rung, Mapping):
-        return dict(rung)
-    return {"p": rung.p, "pct": rung.pct}

@@ -6,12 +6,10 @@ import asyncio
 
 from sending_domain.core.render import spf_root_text
 from sending_domain.core.settings import StackSettings
-from sending_domain.core.spf.lock import LockEntry, SpfLock, VendorChange, compare_entry, lock_terms, term_record
+from sending_domain.core.spf.lock import EVAL_DOMAIN, LockEntry, SpfLock, VendorChange, compare_entry, lock_terms, term_record
 from sending_domain.core.spf.terms import parse_record
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.dns.spf_fetch import fetch_and_evaluate
-
-_EVAL_DOMAIN = "lock.invalid"  # RFC 6761 §6.4: never resolves; every pinned term names its own domain
 
 
 def stack_terms(stack: StackSettings) -> list[str]:
@@ -23,7 +21,7 @@ def stack_terms(stack: StackSettings) -> list[str]:
 
 
 async def resolve_entry(term: str, resolver: AsyncResolver, now: str) -> LockEntry:
-    _, answers = await fetch_and_evaluate(_EVAL_DOMAIN, resolver, term_record(term))
+    _, answers = await fetch_and_evaluate(EVAL_DOMAIN, resolver, term_record(term))
     return LockEntry(term, now, answers)
 
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from .records import Record, is_hostname, normalize_name
+from .records import Record, containing_zone, is_hostname, normalize_name
 from .taglist import TagSyntax, parse_tags
 
 Policy = Literal["none", "quarantine", "reject"]
@@ -152,8 +153,8 @@ def _check_uri_list(value: object, tag: str) -> list[tuple[str, str]]:
 def validate_policy_fields(raw: Mapping[str, object], *, extra_keys: Collection[str] = ()) -> list[tuple[str, str]]:
     """Every problem in a DMARC settings mapping, as ``(subpath, reason)``; empty when valid.
 
-    ``p`` is required; the other :data:`POLICY_FIELDS` are optional. Keys in ``extra_keys`` (say ``force``,
-    ``ladder``) are the caller's to check; any other key is reported as unknown.
+    ``p`` is required; the other :data:`POLICY_FIELDS` are optional. Keys in ``extra_keys`` (say ``force``)
+    are the caller's to check; any other key is reported as unknown.
     """
     problems: list[tuple[str, str]] = []
     for key in raw:
@@ -264,40 +265,6 @@ def check_transition(
         f"{subject} would move from {old} to {new}, {len(between) + 1} steps towards enforcement at once; "
         f"move one step (next: {between[0]}) or {FORCE_HINT}"
     )
-
-
-def validate_ladder(raw: object) -> list[tuple[str, str]]:
-    """Problems in a configured ladder (a list of ``{p, pct}``), as ``(subpath, reason)``.
-
-    The rungs must be valid stages in strictly ascending strength.
-    """
-    if not isinstance(raw, Sequence) or isinstance(raw, str) or not raw:
-        return [("", "the ladder must be a non-empty list of {p, pct} stages")]
-    problems: list[tuple[str, str]] = []
-    previous: Stage | None = None
-    for index, item in enumerate(raw):
-        stage, item_problems = _stage_from_item(item)
-        problems += [(f"[{index}]{'.' + sub if sub else ''}", reason) for sub, reason in item_problems]
-        if stage is not None and previous is not None and not stage > previous:
-            problems.append((f"[{index}]", f"{stage} is not stronger than the rung before it ({previous})"))
-        previous = stage or previous
-    return problems
-
-
-def ladder_from_config(raw: object) -> tuple[Stage, ...]:
-    """The configured ladder as stages. Raises ValueError listing every problem."""
-    _raise_problems(validate_ladder(raw))
-    assert isinstance(raw, Sequence)
-    return tuple(Stage(item["p"], item.get("pct", 100)) for item in raw)
-
-
-def _stage_from_item(item: object) -> tuple[Stage | None, list[tuple[str, str]]]:
-    if not isinstance(item, Mapping):
-        return None, [("", "each rung is a mapping with p and optional pct")]
-    problems = [(str(k), "unknown key; a rung has only p and pct") for k in item if k not in ("p", "pct")]
-    p, pct = item.get("p"), item.get("pct", 100)
-    problems += stage_problems(p, pct)
-    return (None if problems else Stage(p, pct)), problems  # type: ignore[arg-type]
 
 
 # --- the policy value -------------------------------------------------------------------------------
@@ -446,7 +413,7 @@ def report_authorization_records(
     subdomain of) one of ``our_zones``; otherwise the warning tells the user whom to ask.
     """
     domain = normalize_name(domain)
-    zones = {normalize_name(z) for z in our_zones}
+    zones = our_zones if isinstance(our_zones, AbstractSet) else {normalize_name(z) for z in our_zones}
     records: list[Record] = []
     warnings: list[str] = []
     for destination in _external_destinations(domain, policy):
@@ -467,4 +434,4 @@ def _external_destinations(domain: str, policy: DmarcPolicy) -> list[str]:
 
 
 def _in_zones(name: str, zones: Collection[str]) -> bool:
-    return any(name == zone or name.endswith("." + zone) for zone in zones)
+    return containing_zone(name, zones) is not None

@@ -12,6 +12,7 @@ one space (cloudflare/terraform-provider-cloudflare #6238).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 MAX_STRING_OCTETS = 255  # RFC 1035 §3.3.14
@@ -31,6 +32,12 @@ def is_hostname(name: str) -> bool:
     if not name or len(name) > 253:
         return False
     return all(_LABEL.match(label) for label in name.split("."))
+
+
+def containing_zone(name: str, zones: Collection[str]) -> str | None:
+    """The most specific of ``zones`` (normalised names; a set or mapping for speed) that contains ``name``."""
+    labels = normalize_name(name).split(".")
+    return next((z for z in (".".join(labels[i:]) for i in range(len(labels))) if z in zones), None)
 
 
 def split_txt(text: str, limit: int = MAX_STRING_OCTETS) -> tuple[str, ...]:

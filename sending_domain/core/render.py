@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sending_domain.core import dkim, dmarc
-from sending_domain.core.records import Record, normalize_name
+from sending_domain.core.records import Record, containing_zone
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.spf.flatten import FlattenOptions, Flattened
 
@@ -125,10 +125,10 @@ def render_domain(
 
 
 def _zone_for(name: str, zones: Mapping[str, ZoneRef]) -> ZoneRef:
-    """The most specific of ``zones`` that contains ``name``."""
-    name = normalize_name(name)
-    matches = [z for z in zones if name == z or name.endswith("." + z)]
-    return zones[max(matches, key=len)]
+    """The most specific of ``zones`` that contains ``name`` (the caller knows one does)."""
+    found = containing_zone(name, zones)
+    assert found is not None, name
+    return zones[found]
 
 
 def all_records(desired: Collection[DesiredDomain]) -> list[DesiredRecord]:

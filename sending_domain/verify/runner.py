@@ -27,8 +27,7 @@ from sending_domain.core.errors import DnsError, SpfError
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.smtp_auth import SmtpCredentials
 from sending_domain.core.spf.lock import SpfLock
-from sending_domain.core.dmarc import report_destination
-from sending_domain.core.render import ZoneRef, dmarc_policy, our_zones, render_domain
+from sending_domain.core.render import ZoneRef, our_zones, render_domain
 from sending_domain.desired import flatten_domain
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.verify.dns_checks import dns_checks
@@ -174,7 +173,7 @@ async def verify_domain(
     try:
         # desired_domains() for one domain, with the stack's zones computed once per attempt (not per domain)
         spf = await flatten_domain(settings, lock=lock, resolver=resolver)
-        desired = render_domain(settings, spf, dkim_public=dkim_public, zones=zones_for(settings, zones))
+        desired = render_domain(settings, spf, dkim_public=dkim_public, zones=zones)
     except DnsError as e:
         return DomainReport(domain, (errored("desired", f"cannot resolve the senders' SPF trees to render what the stack wants: {e}"),))
     except SpfError as e:
@@ -183,23 +182,6 @@ async def verify_domain(
     observed_task = observe_domain(desired, settings, resolver, lock)
     observed, ses_checks = await asyncio.gather(observed_task, ses.check(settings))
     return DomainReport(domain, tuple(dns_checks(desired, settings, observed)) + tuple(ses_checks))
-
-
-def zones_for(settings: DomainSettings, zones: Mapping[str, ZoneRef]) -> dict[str, ZoneRef]:
-    """The stack's zones that can hold this domain's records: those containing the domain or a report address.
-
-    ``render_domain`` gives the same records with these as with all zones (it only asks which zone contains
-    a name); passing the few that matter keeps a 500-domain stack from costing 500 x 500 zone comparisons.
-    """
-    policy = dmarc_policy(settings)
-    names = {settings.domain} | {report_destination(uri) for uri in policy.rua + policy.ruf}
-    found: dict[str, ZoneRef] = {}
-    for name in names:
-        labels = name.split(".")
-        for suffix in (".".join(labels[i:]) for i in range(len(labels))):
-            if suffix in zones:
-                found[suffix] = zones[suffix]
-    return found or dict(zones)
 
 
 def smtp_test(settings: DomainSettings, plan: SmtpPlan, io: VerifyIO) -> CheckResult:

@@ -75,8 +75,6 @@ def failures(olds: dict, news: dict) -> list[tuple[str, str]]:
         ({}, props("reject"), [("p", FIRST_AT_REJECT)]),
         ({}, props("reject", force=True), []),
         (props("reject", domain="example.org"), props("reject"), [("p", FIRST_AT_REJECT)]),
-        # a custom ladder from the stack
-        (props("none"), props("quarantine", 50.0, ladder=[{"p": "none"}, {"p": "quarantine", "pct": 50.0}]), []),
     ],
 )
 def test_check_enforces_the_ladder(olds: dict, news: dict, expected: list[tuple[str, str]]) -> None:
@@ -91,8 +89,6 @@ def test_check_enforces_the_ladder(olds: dict, news: dict, expected: list[tuple[
         (props("none", 50.0),
          [("pct", "pct: applies only to p=quarantine or p=reject; remove it (or set 100) with p=none")]),
         (props("none", domain=""), [("domain", "must be the domain name the DMARC record is for")]),
-        (props("none", ladder=[{"p": "reject"}, {"p": "none"}]),
-         [("ladder", "ladder[1]: p=none is not stronger than the rung before it (p=reject)")]),
     ],
 )
 def test_check_reports_bad_inputs(news: dict, expected: list[tuple[str, str]]) -> None:
@@ -126,7 +122,6 @@ def test_create_guards_the_first_deployment() -> None:
     [
         (outputs("quarantine", 25.0), props("quarantine", 25), False, []),  # 25.0 == 25
         (outputs("quarantine", 25.0), props("quarantine", 25.0, force=True), False, []),  # force alone: no change
-        (outputs("none"), props("none", ladder=[{"p": "none"}]), False, []),  # ladder alone: no change
         (outputs("quarantine", 25.0), props("quarantine", 50.0), True, []),
         (outputs("quarantine"), props("reject"), True, []),
         (outputs("none"), props("none", domain="example.org"), True, ["domain"]),
@@ -192,20 +187,19 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}
 
 
-def test_resource_sends_stage_and_ladder_inputs() -> None:
+def test_resource_sends_stage_inputs() -> None:
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, preview=False)
     observed: list[Any] = []
 
     @pulumi.runtime.test
     def check() -> pulumi.Output:
-        stage = DmarcStage("dmarc", domain="example.com", p="none", ladder=[Stage("none"), {"p": "reject"}])
+        stage = DmarcStage("dmarc", domain="example.com", p="none")
         return pulumi.Output.all(stage.stage, stage.p).apply(observed.extend)
 
     check()
     assert observed == ["p=none", "none"]
     sent = mocks.inputs["dmarc"]
-    assert {k: sent[k] for k in ("domain", "p", "pct", "force", "ladder")} == {
+    assert {k: sent[k] for k in ("domain", "p", "pct", "force")} == {
         "domain": "example.com", "p": "none", "pct": 100, "force": False,
-        "ladder": [{"p": "none", "pct": 100}, {"p": "reject"}],
     }

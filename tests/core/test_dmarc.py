@@ -25,7 +25,6 @@ from sending_domain.core.dmarc import (
     Stage,
     check_transition,
     dmarc_record,
-    ladder_from_config,
     next_stage,
     parse_dmarc_policy,
     parse_dmarc_value,
@@ -33,7 +32,6 @@ from sending_domain.core.dmarc import (
     policy_from_tags,
     render_dmarc_value,
     report_authorization_records,
-    validate_ladder,
     validate_policy_fields,
 )
 from sending_domain.core.records import Record
@@ -141,36 +139,6 @@ def test_check_transition_with_a_custom_ladder() -> None:
     )
 
 
-def test_validate_and_load_ladder() -> None:
-    raw = [{"p": "none"}, {"p": "quarantine", "pct": 50}, {"p": "reject"}]
-    assert validate_ladder(raw) == []
-    assert ladder_from_config(raw) == (none, q50, r100)
-
-
-@pytest.mark.parametrize(
-    "raw,problems",
-    [
-        ([], [("", "the ladder must be a non-empty list of {p, pct} stages")]),
-        ("none", [("", "the ladder must be a non-empty list of {p, pct} stages")]),
-        ([{"p": "none"}, "quarantine"], [("[1]", "each rung is a mapping with p and optional pct")]),
-        (
-            [{"p": "none"}, {"p": "quarantine", "pct": 50}, {"p": "quarantine", "pct": 20}],
-            [("[2]", "p=quarantine pct=20 is not stronger than the rung before it (p=quarantine pct=50)")],
-        ),
-        (
-            [{"p": "nope", "pct": 0, "x": 1}],
-            [("[0].x", "unknown key; a rung has only p and pct"),
-             ("[0].p", "must be one of none, quarantine, reject, not 'nope'"),
-             ("[0].pct", "must be a whole number 1..100, not 0")],
-        ),
-    ],
-)
-def test_validate_ladder_reasons(raw: object, problems: list[tuple[str, str]]) -> None:
-    assert validate_ladder(raw) == problems
-    with pytest.raises(ValueError):
-        ladder_from_config(raw)
-
-
 # --- rendering --------------------------------------------------------------------------------------
 
 
@@ -254,7 +222,7 @@ def test_validate_policy_fields(raw: dict, problems: list[tuple[str, str]]) -> N
 
 
 def test_extra_keys_are_left_to_the_caller() -> None:
-    assert validate_policy_fields({"p": "none", "force": True, "ladder": []}, extra_keys=("force", "ladder")) == []
+    assert validate_policy_fields({"p": "none", "force": True}, extra_keys=("force",)) == []
 
 
 def test_policy_from_mapping_raises_every_problem_once() -> None:

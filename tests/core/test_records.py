@@ -2,7 +2,7 @@
 
 import pytest
 
-from sending_domain.core.records import Record, quote_txt, split_txt
+from sending_domain.core.records import Record, containing_zone, quote_txt, split_txt
 
 
 @pytest.mark.parametrize(("text", "sizes"), [
@@ -50,3 +50,14 @@ def test_record_checks_its_input(kwargs: dict, reason: str) -> None:
     with pytest.raises(ValueError) as err:
         Record(**kwargs)
     assert str(err.value) == reason
+
+
+@pytest.mark.parametrize(("name", "zone"), [
+    ("reports.example.net", "example.net"),
+    ("A.Reports.Example.NET.", "example.net"),
+    ("x.sub.example.net", "sub.example.net"),  # the most specific zone wins
+    ("example.org", None),
+    ("notexample.net", None),
+])
+def test_containing_zone(name: str, zone: str | None) -> None:
+    assert containing_zone(name, {"example.net", "sub.example.net", "example.com"}) == zone

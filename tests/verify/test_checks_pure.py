@@ -121,18 +121,3 @@ def test_alignment_fails_only_when_neither_identifier_aligns() -> None:
 
     no_key = replace(settings, dkim=())
     assert [c.status for c in record_checks.alignment_checks(no_key, strict)] == ["fail", "fail"]
-
-
-def test_zones_for_renders_like_all_zones(dns_server) -> None:
-    """Passing only the zones that matter gives render_domain's exact output with all of them."""
-    from sending_domain.core.render import our_zones, render_domain
-    from sending_domain.verify.runner import zones_for
-    from tests.verify.deployment import dkim_public, render
-
-    settings = stack()
-    desired = {d.domain: d for d in render(dns_server())}
-    for domain in settings.domains:
-        spf = desired[domain.domain].spf
-        everything = render_domain(domain, spf, dkim_public=dkim_public(), zones=our_zones(settings))
-        few = render_domain(domain, spf, dkim_public=dkim_public(), zones=zones_for(domain, our_zones(settings)))
-        assert few == everything

@@ -19,6 +19,7 @@ from sending_domain.core.spf.terms import Mechanism, Modifier, SpfRecord
 from sending_domain.core.spf.tree import NetRule, evaluate
 
 LOCK_VERSION = 1
+EVAL_DOMAIN = "lock.invalid"  # RFC 6761 §6.4: never resolves; every pinned term names its own domain
 
 
 def lock_terms(domain: str, record: SpfRecord) -> list[str]:
@@ -46,7 +47,7 @@ class LockEntry:
 
     def networks(self) -> NetSet | None:
         """The networks the term contributes, or None when its tree keeps terms that are not networks."""
-        ev = evaluate("lock.invalid", self.answers, term_record(self.term))
+        ev = evaluate(EVAL_DOMAIN, self.answers, term_record(self.term))
         if ev.program is None or not ev.program.flat:
             return None
         nets = NetSet()
