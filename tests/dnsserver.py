@@ -259,7 +259,8 @@ def question_key(query: dns.message.Message) -> tuple[str, str]:
 class DnsTestServer:
     """Answers DNS over UDP and TCP on 127.0.0.1 (one port for both) from zone text.
 
-    ``delay`` seconds are slept before each answer (concurrently for concurrent questions);
+    Each answer is built when its question arrives and sent ``delay`` seconds after that arrival, like a
+    network round trip (concurrent questions wait concurrently; the server's own work falls inside the delay);
     :meth:`fail` makes one question SERVFAIL, REFUSED or go unanswered; :attr:`queries` counts every
     question received over either transport.
     """
@@ -357,6 +358,7 @@ class DnsTestServer:
 
     async def answer(self, wire: bytes, udp: bool) -> bytes | None:
         """The response wire for one query, or None to stay silent (unparseable, or failing with timeout)."""
+        received = asyncio.get_running_loop().time()
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -368,12 +370,14 @@ class DnsTestServer:
             data = self._data
         if mode == "timeout":
             return None
-        if self.delay > 0:
-            await asyncio.sleep(self.delay)
         if mode is not None:
-            return to_wire(error_response(query, dns.rcode.from_text(mode.upper())))
-        response = build_response(data, query)
-        return to_wire(response, udp_limit_for(query, self.udp_limit)) if udp else to_wire(response)
+            wire = to_wire(error_response(query, dns.rcode.from_text(mode.upper())))
+        else:
+            response = build_response(data, query)
+            wire = to_wire(response, udp_limit_for(query, self.udp_limit)) if udp else to_wire(response)
+        if self.delay > 0:  # the answer leaves ``delay`` seconds after the question arrived
+            await asyncio.sleep(max(0.0, received + self.delay - asyncio.get_running_loop().time()))
+        return wire
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -17,27 +17,37 @@ from sending_domain.dns.resolver import AsyncResolver
 
 
 async def fetch_and_evaluate(domain: str, resolver: AsyncResolver, record_text: str | None = None) -> tuple[Evaluation, dict[Question, Answer]]:
-    """Evaluate ``domain``'s SPF tree (or ``record_text`` published there); returns it and the answers used."""
+    """Evaluate ``domain``'s SPF tree (or ``record_text`` published there); returns it and the answers used.
+
+    A transient DNS failure propagates: nothing is published from a partial tree. Questions still in
+    flight then are left to finish in the resolver (their futures are shared with other callers).
+    """
     known: dict[Question, Answer] = {}
-    inflight: dict[Question, asyncio.Task[Answer]] = {}
-    try:
-        while True:
-            missing = missing_answers(domain, known, record_text)
-            if not missing:
-                ev = evaluate(domain, known, record_text)
-                return ev, {q: known[q] for q in ev.used}
-            for question in missing - inflight.keys():
-                inflight[question] = asyncio.create_task(resolver.query(*question))
-            await asyncio.wait(inflight.values(), return_when=asyncio.FIRST_COMPLETED)
-            for question, task in list(inflight.items()):
-                if task.done():
-                    known[question] = task.result()  # a transient DNS failure propagates: nothing is published
-                    del inflight[question]
-    finally:
-        for task in inflight.values():
-            task.cancel()
-        if inflight:
-            await asyncio.gather(*inflight.values(), return_exceptions=True)
+    inflight: dict[Question, asyncio.Future[Answer]] = {}
+    while True:
+        missing = missing_answers(domain, known, record_text)
+        if not missing:
+            ev = evaluate(domain, known, record_text)
+            return ev, {q: known[q] for q in ev.used}
+        for question in sorted(missing - inflight.keys(), key=_ask_order):
+            inflight[question] = resolver.ask(*question)
+        await asyncio.wait(inflight.values(), return_when=asyncio.FIRST_COMPLETED)
+        for question, future in list(inflight.items()):
+            if future.done():
+                known[question] = future.result()
+                del inflight[question]
+
+
+_RANK = {"TXT": 0, "MX": 1}  # A and AAAA: 2
+
+
+def _ask_order(question: Question) -> tuple[int, str]:
+    """TXT first (an answer can open a whole include subtree), then MX (one more level), then addresses.
+
+    The deepest chains run through TXT, so they start earliest in a burst; the name makes the order
+    the same in every run.
+    """
+    return _RANK.get(question[1], 2), question[0]
 
 
 async def flatten_live(domain: str, resolver: AsyncResolver, record_text: str | None = None, options: FlattenOptions = FlattenOptions()) -> Flattened:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import dns.exception
+import dns.message
+import dns.rcode
 import dns.resolver
+import dns.rrset
 import pytest
 
 from sending_domain.core.dnsdata import Answer
-from sending_domain.core.errors import ConfigError, DnsTransientError
+from sending_domain.core.errors import ConfigError, DnsError, DnsTransientError
 from sending_domain.dns.resolver import AsyncResolver, parse_nameserver
 from tests.conftest import MakeDnsServer
 from tests.dnsserver import DnsTestServer
@@ -232,6 +237,148 @@ def test_the_next_nameserver_is_asked_when_one_fails(dns_server: MakeDnsServer) 
     resolver = AsyncResolver([broken.nameserver, healthy.nameserver], retries=0)
     assert run(resolver.query("vendor.example", "TXT")).status == "ok"
     assert broken.total_queries == 1 and healthy.total_queries == 1
+
+
+# --- the exchange: truncation, unreachable servers, stray datagrams, odd rcodes ----------------------
+
+BIG_TXT = " ".join(f'"{chr(97 + i) * 200}"' for i in range(4))  # 800 octets: over 512, so truncated on UDP
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp(dns_server: MakeDnsServer) -> None:
+    server = dns_server(f"$ORIGIN big.example.\n@ TXT {BIG_TXT}\n")
+    answer = run(resolver_for(server).query("big.example", "TXT"))
+    assert answer == Answer("ok", ("".join(chr(97 + i) * 200 for i in range(4)),))
+    assert server.queries[("big.example", "TXT")] == 2  # UDP (TC set), then TCP
+
+
+def closed_udp_port() -> int:
+    """A loopback port with nothing listening: a datagram sent there comes back as ICMP port unreachable."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_server_fails_at_once_and_the_next_is_asked(dns_server: MakeDnsServer) -> None:
+    healthy = dns_server(ZONE)
+    resolver = AsyncResolver([f"127.0.0.1:{closed_udp_port()}", healthy.nameserver], timeout=5, retries=0)
+    start = time.monotonic()
+    assert run(resolver.query("mx1.vendor.example", "A")) == Answer("ok", ("192.0.2.10",))
+    assert time.monotonic() - start < 1  # not the 5 s timeout
+    assert healthy.total_queries == 1
+
+
+def test_only_unreachable_servers_is_a_transient_error_that_says_so() -> None:
+    resolver = AsyncResolver([f"127.0.0.1:{closed_udp_port()}"], timeout=5, retries=1, backoff=0.01)
+    start = time.monotonic()
+    with pytest.raises(DnsTransientError) as caught:
+        run(resolver.query("vendor.example", "TXT"))
+    assert time.monotonic() - start < 1
+    assert str(caught.value) == (
+        "DNS server unreachable (connection refused) asking TXT for vendor.example after 2 attempts; retry later or check --nameserver"
+    )
+
+
+class ScriptedServer:
+    """A UDP server on loopback that answers each query with the datagrams ``script(query)`` returns."""
+
+    def __init__(self, script: Callable[[dns.message.Message], list[bytes]], host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.sock.settimeout(0.1)
+        port = self.sock.getsockname()[1]
+        self.nameserver = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        self.script = script
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                wire, client = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            for datagram in self.script(dns.message.from_wire(wire)):
+                self.sock.sendto(datagram, client)
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def reply(query: dns.message.Message, rcode: int = dns.rcode.NOERROR, *records: str) -> dns.message.Message:
+    response = dns.message.make_response(query)
+    response.set_rcode(rcode)
+    for text in records:
+        response.answer.append(dns.rrset.from_text(query.question[0].name, 300, "IN", query.question[0].rdtype, text))
+    return response
+
+
+def test_garbage_and_answers_to_other_questions_are_skipped() -> None:
+    def script(query: dns.message.Message) -> list[bytes]:
+        other = dns.message.make_query("other.example", "TXT")
+        other.id = query.id  # same id, different question: not the answer
+        wrong_id = reply(query, dns.rcode.NOERROR, '"v=spf1 -all"')
+        wrong_id.id = (query.id + 1) % 65536
+        return [b"\x00junk", reply(other, dns.rcode.NOERROR, '"x"').to_wire(), wrong_id.to_wire(), reply(query, dns.rcode.NOERROR, '"v=spf1 ~all"').to_wire()]
+
+    with ScriptedServer(script) as server:
+        answer = run(AsyncResolver([server.nameserver], timeout=2, retries=0).query("vendor.example", "TXT"))
+    assert answer == Answer("ok", ("v=spf1 ~all",))
+
+
+@pytest.mark.parametrize(("rcode", "words"), [(dns.rcode.FORMERR, "error FORMERR"), (dns.rcode.NOTIMP, "error NOTIMP")])
+def test_other_error_rcodes_are_server_failures(rcode: int, words: str) -> None:
+    with ScriptedServer(lambda q: [reply(q, rcode).to_wire()]) as server:
+        with pytest.raises(DnsTransientError) as caught:
+            run(AsyncResolver([server.nameserver], retries=0).query("vendor.example", "TXT"))
+    assert str(caught.value) == f"DNS {words} asking TXT for vendor.example after 1 attempt; retry later or check --nameserver"
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_an_ipv6_nameserver_is_asked_over_ipv6() -> None:
+    with ScriptedServer(lambda q: [reply(q, dns.rcode.NOERROR, "192.0.2.1").to_wire()], host="::1") as server:
+        answer = run(AsyncResolver([server.nameserver], timeout=2, retries=0).query("vendor.example", "A"))
+    assert answer == Answer("ok", ("192.0.2.1",))
+
+
+def test_yxdomain_is_an_error_not_retried() -> None:
+    asked: list[str] = []
+
+    def script(query: dns.message.Message) -> list[bytes]:
+        asked.append(query.question[0].name.to_text())
+        return [reply(query, dns.rcode.YXDOMAIN).to_wire()]
+
+    with ScriptedServer(script) as server:
+        with pytest.raises(DnsError) as caught:
+            run(AsyncResolver([server.nameserver], retries=2).query("vendor.example", "TXT"))
+    assert not isinstance(caught.value, DnsTransientError)
+    assert str(caught.value) == "DNS error asking TXT for vendor.example: the name is too long after DNAME substitution (YXDOMAIN)"
+    assert asked == ["vendor.example."]
+
+
+def test_no_system_nameserver_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_configuration(*args: object, **kw: object) -> None:
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver, "Resolver", no_configuration)
+    resolver = AsyncResolver()  # reads nothing yet
+    with pytest.raises(ConfigError, match=r"no DNS server found in the system configuration; pass --nameserver IP\[:PORT\]"):
+        run(resolver.query("vendor.example", "TXT"))
 
 
 # --- bad input -----------------------------------------------------------------------------------------
