@@ -357,7 +357,13 @@ class _UdpSocket(dns.asyncbackend.DatagramSocket):
         loop = asyncio.get_running_loop()
         received: asyncio.Future[bytes] = loop.create_future()
         fd = self._sock.fileno()
-        loop.add_reader(fd, _read_datagram, self._sock, size, received)
+        try:
+            loop.add_reader(fd, _read_datagram, self._sock, size, received)
+        except NotImplementedError:  # a loop without readers (Windows' proactor): the loop's own receive
+            try:
+                return await asyncio.wait_for(loop.sock_recv(self._sock, size), timeout), self._peer
+            except TimeoutError:
+                raise dns.exception.Timeout(timeout=timeout) from None
         timer = None if timeout is None else loop.call_later(timeout, _expire, received, timeout)
         try:
             return await received, self._peer  # a connected socket hears only its peer

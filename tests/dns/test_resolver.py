@@ -356,6 +356,20 @@ def test_an_ipv6_nameserver_is_asked_over_ipv6() -> None:
     assert answer == Answer("ok", ("192.0.2.1",))
 
 
+def test_a_loop_without_readers_receives_through_the_loop(dns_server: MakeDnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows' proactor loop has no add_reader; the resolver then awaits the loop's sock_recv."""
+
+    def no_readers(*args: object) -> None:
+        raise NotImplementedError
+
+    monkeypatch.setattr(asyncio.SelectorEventLoop, "add_reader", no_readers)
+    server = dns_server(ZONE)
+    assert run(resolver_for(server).query("mx1.vendor.example", "A")) == Answer("ok", ("192.0.2.10",))
+    server.fail("vendor.example", "TXT", "timeout")
+    with pytest.raises(DnsTransientError, match="^DNS timeout asking TXT for vendor.example after 1 attempt;"):
+        run(resolver_for(server, timeout=0.2, retries=0).query("vendor.example", "TXT"))
+
+
 def test_yxdomain_is_an_error_not_retried() -> None:
     asked: list[str] = []
 
