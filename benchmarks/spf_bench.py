@@ -469,7 +469,7 @@ def render_json(report: Report) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--delay", type=float, default=0.02, help="seconds the DNS server waits before each answer")
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds from a question reaching the DNS server to its answer leaving")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool; the median is reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--in-process", action="store_true", help="run the DNS server on a thread of this process")

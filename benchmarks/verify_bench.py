@@ -6,7 +6,7 @@ Not a test: it measures and prints the figures side by side, with PASS/MISS for 
 Setup: ``--domains`` sending domains (default 500) rendered by the same code as ``plan`` (SPF with SES and an
 office network, one RSA DKIM key, DMARC, SES custom MAIL FROM), the zone built from that render, served by
 :class:`tests.dnsserver.DnsTestServer` in a child process (a real server's work must not compete for this
-process's GIL) with ``--delay`` seconds before every answer.
+process's GIL), each answer sent ``--delay`` seconds after its question arrived.
 
 - ours: :func:`sending_domain.verify.runner.verify_stack` — every DNS check of every domain (SPF set, live tree,
   senders, DKIM, DMARC, report authorization, MAIL FROM, alignment), SES and SMTP off.
@@ -172,7 +172,7 @@ def run_checkdmarc(stack: StackSettings, server: ChildServer, sample: int | None
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--domains", type=int, default=500)
-    parser.add_argument("--delay", type=float, default=0.02, help="seconds before each DNS answer (default 0.02)")
+    parser.add_argument("--delay", type=float, default=0.02, help="seconds from a question reaching the DNS server to its answer leaving (default 0.02)")
     parser.add_argument("--concurrency", type=int, default=64, help="our resolver's questions in flight (default 64)")
     parser.add_argument("--sample", type=int, default=None, help="time checkdmarc on N domains and extrapolate")
     parser.add_argument("--json", action="store_true")
