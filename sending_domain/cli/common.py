@@ -19,7 +19,7 @@ from sending_domain.stack import LoadedStack, load_stack
 def add_nameserver_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nameserver", action="append", default=[], metavar="HOST[:PORT]",
-        help="DNS server to ask (repeatable); default: the system's resolvers",
+        help="DNS server to ask (repeatable: asked in order, the next when one fails or stays silent); default: the system's resolvers",
     )
 
 

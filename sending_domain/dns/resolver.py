@@ -12,7 +12,7 @@ pace (docs/benchmarks.md: 3000 questions took 0.95 s of CPU through it, 0.76 s t
 also written at once, so a burst of questions leaves together. What the resolver did for us is here, as
 it did it: nameservers in order; SERVFAIL, REFUSED, other error rcodes, malformed answers and unreachable
 servers move on to the next server; NXDOMAIN and NOERROR are answers; YXDOMAIN is an error; one attempt
-lasts at most ``timeout``.
+lasts at most ``timeout``, shared among the servers so that a silent one does not hide the next.
 
 This module retries only :data:`TRANSIENT_ERRORS`, with exponential backoff, and then raises
 :class:`~sending_domain.core.errors.DnsTransientError`. A failure is not cached: a later call asks again.
@@ -275,27 +275,28 @@ Failure = tuple[str, bool, int, "Exception | str", "dns.message.Message | None"]
 async def _exchange(query: dns.message.Message, rdtype: str, servers: Sequence[tuple[str, int]], timeout: float) -> Answer:
     """Ask ``servers`` in order until one answers (NOERROR or NXDOMAIN); ``timeout`` seconds in all.
 
-    Raises :class:`dns.exception.Timeout` when the time runs out with no server failing outright,
-    :class:`dns.resolver.NoNameservers` listing what each server did when all failed, and
-    :class:`DnsError` for YXDOMAIN (RFC 6672 §2.2), an answer that is not a failure of the server.
+    Each server waits at most its share of the time (the last one all that is left), so a server that
+    stays silent does not keep the next from being asked. Raises :class:`dns.exception.Timeout` when
+    every server stayed silent, :class:`dns.resolver.NoNameservers` listing what each server did when
+    all failed otherwise, and :class:`DnsError` for YXDOMAIN (RFC 6672 §2.2), an answer that is not a
+    failure of the server.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     failures: list[Failure] = []
-    for host, port in servers:
+    for left, (host, port) in zip(range(len(servers), 0, -1), servers):
         remaining = deadline - loop.time()
         if remaining <= 0:
             break
+        wait = remaining / left
         tcp = False
         try:
             try:
-                response = await _udp(query, host, port, remaining)
+                response = await _udp(query, host, port, wait)
             except dns.message.Truncated:  # too big for UDP: the same question over TCP (RFC 7766 §5)
                 tcp = True
-                response = await dns.asyncquery.tcp(query, host, timeout=max(deadline - loop.time(), 0.0), port=port)
-        except dns.exception.Timeout:
-            raise
-        except (OSError, EOFError, dns.exception.DNSException) as e:  # unreachable, reset, malformed, mismatched
+                response = await dns.asyncquery.tcp(query, host, timeout=max(deadline - loop.time(), 0.0) / left, port=port)
+        except (OSError, EOFError, dns.exception.DNSException) as e:  # silent, unreachable, reset, malformed, mismatched
             failures.append((host, tcp, port, e, None))
             continue
         rcode = response.rcode()
@@ -312,7 +313,7 @@ async def _exchange(query: dns.message.Message, rdtype: str, servers: Sequence[t
         if rcode == dns.rcode.NXDOMAIN:
             return Answer("nxdomain")
         return Answer("ok", canonical_values(rdtype, answer)) if answer is not None else Answer("nodata")
-    if not failures:
+    if all(isinstance(f[3], dns.exception.Timeout) for f in failures):
         raise dns.exception.Timeout(timeout=timeout)
     raise dns.resolver.NoNameservers(request=query, errors=failures)
 
@@ -448,4 +449,6 @@ def _plain(problem: object) -> str:
         return _RCODE_WORDS.get(problem, f"error {problem}")
     if isinstance(problem, ConnectionRefusedError):
         return "server unreachable (connection refused)"
+    if isinstance(problem, dns.exception.Timeout):
+        return "timeout"
     return f"failure ({type(problem).__name__}: {problem})"

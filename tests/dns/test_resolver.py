@@ -6,11 +6,12 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import dns.exception
 import dns.message
+import dns.nameserver
 import dns.rcode
 import dns.resolver
 import dns.rrset
@@ -267,6 +268,34 @@ def test_an_unreachable_server_fails_at_once_and_the_next_is_asked(dns_server: M
     assert healthy.total_queries == 1
 
 
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """A loopback nameserver that takes every question and never answers (nor refuses)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_silent_server_gets_its_share_of_the_timeout_and_the_next_is_asked(dns_server: MakeDnsServer, silent: str) -> None:
+    healthy = dns_server(ZONE)
+    resolver = AsyncResolver([silent, healthy.nameserver], timeout=0.6, retries=0)
+    start = time.monotonic()
+    assert run(resolver.query("mx1.vendor.example", "A")) == Answer("ok", ("192.0.2.10",))
+    assert 0.25 <= time.monotonic() - start < 0.6  # half the timeout waiting on the silent one
+    assert healthy.total_queries == 1
+
+
+def test_a_silent_server_and_a_failing_one_are_both_named(dns_server: MakeDnsServer, silent: str) -> None:
+    broken = dns_server(ZONE)
+    broken.fail("vendor.example", "TXT", "servfail")
+    resolver = AsyncResolver([silent, broken.nameserver], timeout=0.4, retries=0)
+    with pytest.raises(DnsTransientError) as caught:
+        run(resolver.query("vendor.example", "TXT"))
+    assert str(caught.value) == (
+        "DNS server failure (SERVFAIL) and timeout asking TXT for vendor.example after 1 attempt; retry later or check --nameserver"
+    )
+
+
 def test_only_unreachable_servers_is_a_transient_error_that_says_so() -> None:
     resolver = AsyncResolver([f"127.0.0.1:{closed_udp_port()}"], timeout=5, retries=1, backoff=0.01)
     start = time.monotonic()
@@ -383,6 +412,20 @@ def test_yxdomain_is_an_error_not_retried() -> None:
     assert not isinstance(caught.value, DnsTransientError)
     assert str(caught.value) == "DNS error asking TXT for vendor.example: the name is too long after DNAME substitution (YXDOMAIN)"
     assert asked == ["vendor.example."]
+
+
+def test_without_nameservers_the_system_configuration_is_used(dns_server: MakeDnsServer, silent: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = dns_server(ZONE)
+    silent_host, silent_port = parse_nameserver(silent)
+
+    class SystemResolver:  # what dns.resolver.Resolver() reads from resolv.conf
+        nameservers = [dns.nameserver.Do53Nameserver(silent_host, silent_port), server.host]
+        port = server.port
+
+    monkeypatch.setattr(dns.resolver, "Resolver", SystemResolver)
+    resolver = AsyncResolver(timeout=0.4, retries=0)
+    assert run(resolver.query("mx1.vendor.example", "A")) == Answer("ok", ("192.0.2.10",))
+    assert server.total_queries == 1  # asked after the silent server's share of the timeout
 
 
 def test_no_system_nameserver_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
