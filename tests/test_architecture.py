@@ -9,7 +9,8 @@ import pytest
 
 CORE = Path(__file__).resolve().parent.parent / "sending_domain" / "core"
 FORBIDDEN = ("pulumi", "pulumi_aws", "pulumi_cloudflare", "socket", "asyncio", "os", "smtplib", "ssl", "boto3",
-             "botocore", "dns.resolver", "dns.asyncresolver", "dns.query", "dns.asyncquery", "dns.asyncbackend", "subprocess", "urllib.request", "http")
+             "botocore", "dns.resolver", "dns.asyncresolver", "dns.query", "dns.asyncquery", "dns.asyncbackend",
+             "subprocess", "urllib.request", "http")
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -354,7 +354,8 @@ def test_garbage_and_answers_to_other_questions_are_skipped() -> None:
         other.id = query.id  # same id, different question: not the answer
         wrong_id = reply(query, dns.rcode.NOERROR, '"v=spf1 -all"')
         wrong_id.id = (query.id + 1) % 65536
-        return [b"\x00junk", reply(other, dns.rcode.NOERROR, '"x"').to_wire(), wrong_id.to_wire(), reply(query, dns.rcode.NOERROR, '"v=spf1 ~all"').to_wire()]
+        right = reply(query, dns.rcode.NOERROR, '"v=spf1 ~all"')
+        return [b"\x00junk", reply(other, dns.rcode.NOERROR, '"x"').to_wire(), wrong_id.to_wire(), right.to_wire()]
 
     with ScriptedServer(script) as server:
         answer = run(AsyncResolver([server.nameserver], timeout=2, retries=0).query("vendor.example", "TXT"))
