@@ -323,13 +323,10 @@ async def _udp(query: dns.message.Message, host: str, port: int, timeout: float)
 
     Datagrams that do not parse or do not answer ``query`` are skipped, as dnspython's resolver does.
     """
-    sock = _UdpSocket(host, port)
-    try:
+    async with _UdpSocket(host, port) as sock:
         return await dns.asyncquery.udp(
             query, host, timeout=timeout, port=port, sock=sock, ignore_unexpected=True, ignore_errors=True, raise_on_truncation=True
         )
-    finally:
-        sock.close_now()
 
 
 class _UdpSocket(dns.asyncbackend.DatagramSocket):
@@ -374,19 +371,7 @@ class _UdpSocket(dns.asyncbackend.DatagramSocket):
                 timer.cancel()
 
     async def close(self) -> None:
-        self.close_now()
-
-    def close_now(self) -> None:
         self._sock.close()
-
-    async def getpeername(self) -> Any:
-        return self._sock.getpeername()
-
-    async def getsockname(self) -> Any:
-        return self._sock.getsockname()
-
-    async def getpeercert(self, timeout: float | None) -> Any:
-        raise NotImplementedError  # no TLS on plain DNS
 
 
 def _read_datagram(sock: socket.socket, size: int, received: asyncio.Future[bytes]) -> None:
