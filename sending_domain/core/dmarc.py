@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
 from .records import Record, containing_zone, is_hostname, normalize_name
@@ -166,18 +166,25 @@ def validate_policy_fields(raw: Mapping[str, object], *, extra_keys: Collection[
     return problems
 
 
+_FIELD_CHECKS: dict[str, Callable[[object], str | None]] = {
+    "p": _check_policy_name,
+    "sp": _check_policy_name,
+    "np": _check_policy_name,
+    "pct": _check_pct,
+    "adkim": _check_alignment,
+    "aspf": _check_alignment,
+    "fo": check_fo,
+}
+
+
 def _check_present(raw: Mapping[str, object]) -> list[tuple[str, str]]:
-    checks = {
-        "p": _check_policy_name,
-        "sp": _check_policy_name,
-        "np": _check_policy_name,
-        "pct": lambda v: _check_pct(v) or check_none_pct(raw.get("p"), v),
-        "adkim": _check_alignment,
-        "aspf": _check_alignment,
-        "fo": check_fo,
-    }
-    problems = [(k, check(raw[k])) for k, check in checks.items() if k in raw and raw[k] is not None]
-    out = [(k, reason) for k, reason in problems if reason]
+    out = []
+    for key, check in _FIELD_CHECKS.items():
+        value = raw.get(key)
+        if value is not None:
+            reason = check(value) or (check_none_pct(raw.get("p"), value) if key == "pct" else None)
+            if reason:
+                out.append((key, reason))
     for tag in ("rua", "ruf"):
         if raw.get(tag) is not None:
             out += _check_uri_list(raw[tag], tag)
@@ -296,7 +303,7 @@ class DmarcPolicy:
             value = getattr(self, tag)
             if isinstance(value, (str, list)):
                 object.__setattr__(self, tag, (value,) if isinstance(value, str) else tuple(value))
-        raw = {f.name: getattr(self, f.name) for f in fields(self)}
+        raw = {name: getattr(self, name) for name in POLICY_FIELDS}
         _raise_problems(validate_policy_fields(raw))
         for tag in ("rua", "ruf"):
             object.__setattr__(self, tag, tuple(canonical_report_uri(u) for u in getattr(self, tag)))

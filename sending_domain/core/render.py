@@ -62,6 +62,7 @@ class DesiredDomain:
     spf: Flattened
     dmarc_value: str
     warnings: tuple[str, ...]
+    dmarc_policy: dmarc.DmarcPolicy  # what dmarc_value publishes
 
 
 def spf_root_text(settings: DomainSettings) -> str:
@@ -121,7 +122,7 @@ def render_domain(
         mail_from = settings.ses.mail_from
         out.append(DesiredRecord(f"{domain}-mail-from-mx", zone, Record.mx(mail_from, ses_feedback_host(settings.ses.region), 10, ttl), "mail-from-mx"))
         out.append(DesiredRecord(f"{domain}-mail-from-spf", zone, Record.txt(mail_from, SES_SPF, ttl), "mail-from-spf"))
-    return DesiredDomain(domain, tuple(out), tuple(pending), spf, dmarc_rec.value, tuple(spf.warnings) + tuple(warnings))
+    return DesiredDomain(domain, tuple(out), tuple(pending), spf, dmarc_rec.value, tuple(spf.warnings) + tuple(warnings), policy)
 
 
 def _zone_for(name: str, zones: Mapping[str, ZoneRef]) -> ZoneRef:

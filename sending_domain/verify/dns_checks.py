@@ -25,5 +25,5 @@ def dns_checks(desired: DesiredDomain, settings: DomainSettings, observed: Obser
         *dkim_checks(desired, settings, observed),
         *dmarc_checks(desired, settings, observed),
         *mail_from_checks(settings, observed),
-        *alignment_checks(settings, live_dmarc),
+        *alignment_checks(settings, desired.dmarc_policy, live_dmarc),
     ]

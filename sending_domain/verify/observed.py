@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sending_domain.core.dkim import dkim_record_name
-from sending_domain.core.dmarc import dmarc_record_name, report_authorization_name, report_destination
+from sending_domain.core.dmarc import DmarcPolicy, dmarc_record_name, report_authorization_name, report_destination
 from sending_domain.core.dnsdata import Answer, Question
-from sending_domain.core.render import DesiredDomain, dmarc_policy
+from sending_domain.core.render import DesiredDomain
 from sending_domain.core.settings import DomainSettings
 from sending_domain.core.spf.flatten import FlattenOptions
 from sending_domain.core.spf.netset import NetSet
@@ -76,11 +76,10 @@ def leftover_chain_name(desired: DesiredDomain, options: FlattenOptions = Flatte
     return f"{options.chain_prefix}{len(desired.spf.records)}.{desired.domain}"
 
 
-def external_report_names(settings: DomainSettings) -> list[str]:
-    """Every report authorization name the policy needs (RFC 7489 §7.1), ours and those of other domains."""
-    policy = dmarc_policy(settings)
-    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf} - {settings.domain}
-    return [report_authorization_name(settings.domain, d) for d in sorted(destinations)]
+def external_report_names(domain: str, policy: DmarcPolicy) -> list[str]:
+    """Every report authorization name ``domain``'s policy needs (RFC 7489 §7.1), ours and other domains'."""
+    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf} - {domain}
+    return [report_authorization_name(domain, d) for d in sorted(destinations)]
 
 
 def questions(desired: DesiredDomain, settings: DomainSettings) -> list[Question]:
@@ -88,7 +87,7 @@ def questions(desired: DesiredDomain, settings: DomainSettings) -> list[Question
     asked: list[Question] = [(r.record.name, "TXT") for r in desired.records if r.record.type == "TXT"]
     asked += [(dkim_record_name(k.selector, settings.domain), "TXT") for k in settings.dkim]
     asked += [(dmarc_record_name(settings.domain), "TXT"), (leftover_chain_name(desired), "TXT")]
-    asked += [(name, "TXT") for name in external_report_names(settings)]
+    asked += [(name, "TXT") for name in external_report_names(settings.domain, desired.dmarc_policy)]
     if settings.ses is not None:
         asked += [(settings.ses.mail_from, "MX"), (settings.ses.mail_from, "TXT")]
     return sorted(set(asked))

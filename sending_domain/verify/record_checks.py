@@ -17,7 +17,7 @@ from sending_domain.core import dkim, dmarc
 from sending_domain.core.checks import CheckResult, errored, failed, passed, warned
 from sending_domain.core.dnsdata import Answer
 from sending_domain.core.errors import SpfSyntaxError
-from sending_domain.core.render import SES_SPF, DesiredDomain, dmarc_policy, ses_feedback_host
+from sending_domain.core.render import SES_SPF, DesiredDomain, ses_feedback_host
 from sending_domain.core.settings import DkimKeySettings, DomainSettings
 from sending_domain.core.spf.terms import parse_record
 from sending_domain.verify.observed import ObservedDns, Unanswered, external_report_names
@@ -88,7 +88,7 @@ def dmarc_checks(desired: DesiredDomain, settings: DomainSettings, observed: Obs
     record = check_dmarc_record(name, observed.get(name, "TXT"))
     out = [record[0]]
     if record[1] is not None:
-        out.append(check_dmarc_policy(name, record[1], desired.dmarc_value))
+        out.append(check_dmarc_policy(name, record[1], desired.dmarc_policy))
     out += report_auth_checks(desired, settings, observed)
     return out
 
@@ -117,9 +117,8 @@ def check_dmarc_record(name: str, answer: Answer | Unanswered) -> tuple[CheckRes
     return passed(check, f"one DMARC record at {name}"), tags
 
 
-def check_dmarc_policy(name: str, live_tags: dict[str, str], wanted_value: str) -> CheckResult:
+def check_dmarc_policy(name: str, live_tags: dict[str, str], wanted: dmarc.DmarcPolicy) -> CheckResult:
     check = "dmarc.policy"
-    wanted = dmarc.policy_from_tags(dmarc.parse_dmarc_value(wanted_value))
     try:
         live = dmarc.policy_from_tags(live_tags)
     except ValueError as e:
@@ -149,7 +148,7 @@ def _tag(value: object) -> str:
 def report_auth_checks(desired: DesiredDomain, settings: DomainSettings, observed: ObservedDns) -> list[CheckResult]:
     ours = [r.record.name for r in desired.records if r.purpose == "dmarc-report-auth"]
     out = [_report_auth(name, observed.get(name, "TXT"), ours=True) for name in ours]
-    out += [_report_auth(name, observed.get(name, "TXT"), ours=False) for name in external_report_names(settings) if name not in ours]
+    out += [_report_auth(name, observed.get(name, "TXT"), ours=False) for name in external_report_names(settings.domain, desired.dmarc_policy) if name not in ours]
     return out
 
 
@@ -215,10 +214,9 @@ def check_mail_from_spf(host: str, answer: Answer | Unanswered) -> CheckResult:
 # --- alignment ----------------------------------------------------------------------------------------
 
 
-def alignment_checks(settings: DomainSettings, live_dmarc: dict[str, str] | None) -> list[CheckResult]:
-    """DMARC alignment (RFC 7489 §3.1) under the live record's aspf/adkim, or the stack's when it has none."""
-    policy = dmarc_policy(settings)
-    source = "stack"
+def alignment_checks(settings: DomainSettings, wanted: dmarc.DmarcPolicy, live_dmarc: dict[str, str] | None) -> list[CheckResult]:
+    """DMARC alignment (RFC 7489 §3.1) under the live record's aspf/adkim, or the stack's (``wanted``) when it has none."""
+    policy, source = wanted, "stack"
     if live_dmarc is not None:
         try:
             policy, source = dmarc.policy_from_tags(live_dmarc), "live"

@@ -7,6 +7,7 @@ It looks up the report addresses' MX and authorization records, so it is pointed
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 from typing import get_args
 
 import dns.resolver
@@ -19,6 +20,7 @@ from sending_domain.core.dmarc import (
     ALIGNMENTS,
     DEFAULT_LADDER,
     POLICIES,
+    POLICY_FIELDS,
     Alignment,
     DmarcPolicy,
     Policy,
@@ -232,6 +234,15 @@ def test_policy_from_mapping_raises_every_problem_once() -> None:
         "p: must be one of none, quarantine, reject, not 'block'; pct: must be a whole number 1..100, not 0; "
         "rua[0]: report address 'x' must be a mailto: URI, e.g. mailto:dmarc-reports@example.com"
     )
+
+
+def test_policy_fields_are_the_policy_model() -> None:
+    # DmarcPolicy validates itself by these names: a field missing here would go unchecked
+    assert POLICY_FIELDS == tuple(f.name for f in fields(DmarcPolicy))
+    with pytest.raises(ValueError, match="pct: must be a whole number 1..100, not 0"):
+        DmarcPolicy("reject", pct=0)
+    with pytest.raises(ValueError, match="^pct: applies only to p=quarantine"):
+        DmarcPolicy("none", pct=50)
 
 
 def test_policy_from_mapping() -> None:

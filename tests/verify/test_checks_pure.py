@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sending_domain.core.dmarc import parse_dmarc_policy
 from sending_domain.core.dnsdata import Answer
+from sending_domain.core.render import dmarc_policy
 from sending_domain.core.settings import DkimKeySettings
 from sending_domain.core.spf.netset import NetSet
 from sending_domain.verify import record_checks, spf_checks
@@ -84,7 +86,7 @@ def test_dkim_unanswered_and_missing() -> None:
 
 def test_alignment_without_an_active_key_warns() -> None:
     settings = stack().domain("example.net")
-    assert record_checks.alignment_checks(settings, None) == []  # no DKIM keys, no SES: nothing of ours to align
+    assert record_checks.alignment_checks(settings, dmarc_policy(settings), None) == []  # no DKIM keys, no SES: nothing of ours to align
 
 
 def test_smtp_connection_hints() -> None:
@@ -95,10 +97,10 @@ def test_smtp_connection_hints() -> None:
 
 
 def test_dmarc_policy_diff_names_each_tag() -> None:
-    result = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "none"}, "v=DMARC1; p=reject; rua=mailto:a@d.example")
+    result = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "none"}, parse_dmarc_policy("v=DMARC1; p=reject; rua=mailto:a@d.example"))
     assert result.status == "fail"
     assert "p=none (stack: reject)" in result.detail and "rua=- (stack: mailto:a@d.example)" in result.detail
-    stronger = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "reject"}, "v=DMARC1; p=none")
+    stronger = record_checks.check_dmarc_policy("_dmarc.d.example", {"v": "DMARC1", "p": "reject"}, parse_dmarc_policy("v=DMARC1; p=none"))
     assert "enforces more" in stronger.hint
 
 
@@ -116,8 +118,8 @@ def test_progress_draws_only_when_asked(capsys) -> None:
 def test_alignment_fails_only_when_neither_identifier_aligns() -> None:
     settings = stack().domain("example.com")
     strict = {"v": "DMARC1", "p": "none", "aspf": "s", "adkim": "r"}
-    assert [c.status for c in record_checks.alignment_checks(settings, strict)] == ["warn", "pass"]
+    assert [c.status for c in record_checks.alignment_checks(settings, dmarc_policy(settings), strict)] == ["warn", "pass"]
     from dataclasses import replace
 
     no_key = replace(settings, dkim=())
-    assert [c.status for c in record_checks.alignment_checks(no_key, strict)] == ["fail", "fail"]
+    assert [c.status for c in record_checks.alignment_checks(no_key, dmarc_policy(no_key), strict)] == ["fail", "fail"]

@@ -93,7 +93,7 @@ class SpfRecord:
 
     terms: tuple[Term, ...]
 
-    @property
+    @cached_property
     def mechanisms(self) -> tuple[Mechanism, ...]:
         return tuple(t for t in self.terms if isinstance(t, Mechanism))
 
@@ -103,11 +103,11 @@ class SpfRecord:
                 return t.value
         return None
 
-    @property
+    @cached_property
     def redirect(self) -> str | None:
         return self.modifier("redirect")
 
-    @property
+    @cached_property
     def has_all(self) -> bool:
         return any(m.kind == "all" for m in self.mechanisms)
 
