@@ -1,21 +1,24 @@
 """The project's DNS resolver: each (name, type) asked once, concurrently, with bounded retries.
 
-Questions go out through dnspython's async query functions (:func:`dns.asyncquery.udp`, falling back to
-:func:`dns.asyncquery.tcp` when an answer is truncated) on a plain non-blocking UDP socket
-(:class:`_UdpSocket`), and answers are read with dnspython's message parser and CNAME chaining. Answers
-become plain :class:`~sending_domain.core.dnsdata.Answer` values (canonical as documented there) and are
-cached for the life of the resolver, so a whole run reads one consistent :meth:`AsyncResolver.snapshot`.
+Each question goes out as a dnspython message from its own non-blocking UDP socket (TCP through
+:func:`dns.asyncquery.tcp` when the answer is truncated); answers are read with dnspython's parser and
+CNAME chaining and become plain :class:`~sending_domain.core.dnsdata.Answer` values (canonical as
+documented there), cached for the life of the resolver, so a whole run reads one consistent
+:meth:`AsyncResolver.snapshot`.
 
-Why not :class:`dns.asyncresolver.Resolver`: per question it opens an asyncio datagram transport and
-runs its nameserver bookkeeping, and at hundreds of questions that CPU time, not the network, set the
-pace (docs/benchmarks.md: 3000 questions took 0.95 s of CPU through it, 0.76 s this way). The socket is
-also written at once, so a burst of questions leaves together. What the resolver did for us is here, as
-it did it: nameservers in order; SERVFAIL, REFUSED, other error rcodes, malformed answers and unreachable
-servers move on to the next server; NXDOMAIN and NOERROR are answers; YXDOMAIN is an error; one attempt
-lasts at most ``timeout``, shared among the servers so that a silent one does not hide the next.
+A question in flight is a :class:`_Lookup` driven by loop callbacks (a socket reader and a timer), not
+a task: the callback that reads an answer hands it to every caller and starts the next waiting
+question in the same loop turn. With hundreds of questions the resolver's CPU time, not the network,
+set the pace of a verify run: per question, :class:`dns.asyncresolver.Resolver` opened an asyncio
+datagram transport, and a task per question took four loop turns from an answer to the next question
+leaving (docs/benchmarks.md has the figures).
 
-This module retries only :data:`TRANSIENT_ERRORS`, with exponential backoff, and then raises
-:class:`~sending_domain.core.errors.DnsTransientError`. A failure is not cached: a later call asks again.
+What dnspython's resolver did for us is kept: nameservers in order; SERVFAIL, REFUSED, other error
+rcodes, malformed answers and unreachable servers move on to the next server; NXDOMAIN and NOERROR are
+answers; YXDOMAIN is an error; one attempt lasts at most ``timeout``, shared among the servers so that a
+silent one does not hide the next. Only attempts where every server failed are retried, with
+exponential backoff, and then raise :class:`~sending_domain.core.errors.DnsTransientError`. A failure
+is not cached: a later call asks again.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import dns.asyncbackend
 import dns.asyncquery
 import dns.exception
-import dns.inet
 import dns.message
 import dns.name
 import dns.nameserver
@@ -42,10 +44,7 @@ from sending_domain.core.errors import ConfigError, DnsError, DnsTransientError,
 from sending_domain.core.records import normalize_name
 
 DEFAULT_PORT = 53  # RFC 1035 §4.2
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    dns.exception.Timeout,
-    dns.resolver.NoNameservers,  # every server answered SERVFAIL or REFUSED, or could not be reached
-)
+_MAX_DATAGRAM = 65535
 _NO_SYSTEM_SERVER = "no DNS server found in the system configuration; pass --nameserver IP[:PORT]"
 _RCODE_WORDS = {"SERVFAIL": "server failure (SERVFAIL)", "REFUSED": "query refused (REFUSED)"}
 
@@ -156,9 +155,12 @@ class AsyncResolver:
         self.queries_sent = 0
         self.retries_sent = 0
         self._answers: dict[Question, Answer] = {}
-        self._inflight: dict[Question, asyncio.Task[Answer]] = {}
-        self._semaphore: asyncio.Semaphore | None = None
-        self._semaphore_loop: asyncio.AbstractEventLoop | None = None
+        self._inflight: dict[Question, _Lookup] = {}
+        self._free = concurrency  # slots of the concurrency bound not held by a lookup
+        self._waiting: deque[_Lookup] = deque()  # lookups waiting for a slot, first come first served
+        self._starting = False
+        self._keeper: asyncio.Task[None] | None = None  # see _keep
+        self._idle: asyncio.Future[None] | None = None
 
     async def query(self, name: str, rdtype: str) -> Answer:
         """The answer for (``name``, ``rdtype``): from the cache, from a question in flight, or asked now.
@@ -169,18 +171,18 @@ class AsyncResolver:
         answer = self._answers.get(question)
         if answer is not None:
             return answer
-        return await asyncio.shield(self._task(question))  # one caller cancelled must not cancel the others
+        return await self._lookup(question)
 
     def ask(self, name: str, rdtype: str) -> asyncio.Future[Answer]:
         """The answer of :meth:`query` as a future, for a caller waiting on many at once (``asyncio.wait``).
 
-        The future is shared with every other caller of the same question: wait on it, never cancel it.
-        Raises :class:`ConfigError` at once for a malformed question.
+        The future is the caller's own: cancelling it leaves the question to the others asking it.
+        Raises :class:`ConfigError` at once for a malformed question or when no nameserver is known.
         """
         question = _question(name, rdtype)
         answer = self._answers.get(question)
         if answer is None:
-            return self._task(question)
+            return self._lookup(question)
         known: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         known.set_result(answer)
         return known
@@ -189,53 +191,64 @@ class AsyncResolver:
         """Every answer obtained so far."""
         return dict(self._answers)
 
-    def _task(self, question: Question) -> asyncio.Task[Answer]:
-        task = self._inflight.get(question)
-        if task is None:
-            task = asyncio.ensure_future(self._resolve(question, _dns_name(question[0])))
-            self._inflight[question] = task
-            task.add_done_callback(lambda done: self._forget(question, done))
-        return task
-
-    def _forget(self, question: Question, task: asyncio.Task[Answer]) -> None:
-        self._inflight.pop(question, None)
-        if not task.cancelled():
-            task.exception()  # retrieved: no "exception never retrieved" warning when every caller left
-
-    async def _resolve(self, question: Question, qname: dns.name.Name) -> Answer:
-        """Ask, retrying only :data:`TRANSIENT_ERRORS` with exponential backoff; cache the answer."""
-        attempts = self.retries + 1
-        error: Exception | None = None
-        for attempt in range(attempts):
-            if attempt:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            try:
-                answer = await self._ask(qname, question[1], retry=attempt > 0)
-            except TRANSIENT_ERRORS as e:
-                error = e
-                continue
-            self._answers[question] = answer
-            return answer
-        assert error is not None
-        raise DnsTransientError(_transient_message(question, error, attempts)) from error
-
-    async def _ask(self, qname: dns.name.Name, rdtype: str, *, retry: bool) -> Answer:
-        """One attempt, holding a slot of the concurrency bound."""
-        async with self._bound():
-            if retry:
-                self.retries_sent += 1
-            else:
-                self.queries_sent += 1
-            if self._servers is None:
-                self._servers = _system_servers()
-            return await _exchange(dns.message.make_query(qname, rdtype), rdtype, self._servers, self.timeout)
-
-    def _bound(self) -> asyncio.Semaphore:
-        """The semaphore of the running loop (an asyncio primitive belongs to one loop)."""
+    # -- lookups in flight ---------------------------------------------------------------------
+    def _lookup(self, question: Question) -> asyncio.Future[Answer]:
+        """A new future for the answer to ``question``, asking it unless it is in flight already."""
+        lookup = self._inflight.get(question)
+        if lookup is not None:
+            return lookup.waiter()
+        qname = _dns_name(question[0])
+        if self._servers is None:
+            self._servers = _system_servers()
         loop = asyncio.get_running_loop()
-        if self._semaphore is None or self._semaphore_loop is not loop:
-            self._semaphore, self._semaphore_loop = asyncio.Semaphore(self.concurrency), loop
-        return self._semaphore
+        lookup = self._inflight[question] = _Lookup(self, loop, question, qname, self._servers)
+        if self._keeper is None or self._keeper.done():
+            self._idle = loop.create_future()
+            self._keeper = loop.create_task(self._keep(self._idle))
+        waiter = lookup.waiter()  # before it starts: it may fail at once (no route to any server)
+        self._queue(lookup)
+        return waiter
+
+    def _queue(self, lookup: _Lookup) -> None:
+        self._waiting.append(lookup)
+        self._start_waiting()
+
+    def _release(self) -> None:
+        self._free += 1
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        """Give free slots to waiting lookups, in order. Not reentrant: a lookup that fails at once and
+        frees its slot while starting leaves the next start to this loop, so no recursion builds up."""
+        if self._starting:
+            return
+        self._starting = True
+        try:
+            while self._free and self._waiting:
+                self._free -= 1
+                self._waiting.popleft().start()
+        finally:
+            self._starting = False
+
+    def _done(self, lookup: _Lookup, answer: Answer | None) -> None:
+        del self._inflight[lookup.question]
+        if answer is not None:
+            self._answers[lookup.question] = answer
+        if not self._inflight and self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
+
+    async def _keep(self, idle: asyncio.Future[None]) -> None:
+        """A task that lives while lookups are in flight (they run on loop callbacks, not tasks). When the
+        loop shuts down under them (``asyncio.run`` cancels its tasks), it closes their sockets and timers,
+        so nothing outlives the loop and the resolver can serve another loop."""
+        try:
+            await idle
+        except asyncio.CancelledError:
+            for lookup in list(self._inflight.values()):
+                lookup.abort()
+            self._waiting.clear()
+            self._free = self.concurrency
+            raise
 
 
 def _check_settings(timeout: float, retries: int, concurrency: int, backoff: float) -> None:
@@ -267,129 +280,272 @@ def _system_servers() -> list[tuple[str, int]]:
     return servers
 
 
-# --- one attempt at one question ---------------------------------------------------------------------
+# --- one question in flight --------------------------------------------------------------------------
 
 Failure = tuple[str, bool, int, "Exception | str", "dns.message.Message | None"]  # as dns.resolver.NoNameservers keeps them
 
 
-async def _exchange(query: dns.message.Message, rdtype: str, servers: Sequence[tuple[str, int]], timeout: float) -> Answer:
-    """Ask ``servers`` in order until one answers (NOERROR or NXDOMAIN); ``timeout`` seconds in all.
+class _Lookup:
+    """One question: up to ``1 + retries`` attempts, each asking the servers in order, driven by loop
+    callbacks (a socket reader and a timer), so an answer reaches its callers in one loop turn and frees
+    its slot for the next waiting question at once.
 
-    Each server waits at most its share of the time (the last one all that is left), so a server that
-    stays silent does not keep the next from being asked. Raises :class:`dns.exception.Timeout` when
-    every server stayed silent, :class:`dns.resolver.NoNameservers` listing what each server did when
-    all failed otherwise, and :class:`DnsError` for YXDOMAIN (RFC 6672 §2.2), an answer that is not a
-    failure of the server.
+    An attempt lasts at most ``timeout``; each server waits at most its share of what is left (the last
+    one all of it), so a silent server does not keep the next from being asked. A server fails the
+    attempt over to the next one when it stays silent, is unreachable, answers SERVFAIL, REFUSED or
+    another error rcode, or answers something that does not parse. NOERROR and NXDOMAIN are answers;
+    YXDOMAIN is a :class:`DnsError` (RFC 6672 §2.2), not retried. When every server failed, the attempt
+    failed with :class:`dns.exception.Timeout` (all silent) or :class:`dns.resolver.NoNameservers`
+    (naming what each did); only those are retried, after ``backoff`` doubling, and in the end raised
+    as :class:`DnsTransientError`.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    failures: list[Failure] = []
-    for left, (host, port) in zip(range(len(servers), 0, -1), servers):
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        wait = remaining / left
-        tcp = False
-        try:
+
+    def __init__(
+        self, resolver: AsyncResolver, loop: asyncio.AbstractEventLoop, question: Question, qname: dns.name.Name, servers: list[tuple[str, int]]
+    ) -> None:
+        self.resolver, self.loop, self.question, self.qname, self.servers = resolver, loop, question, qname, servers
+        self.waiters: list[asyncio.Future[Answer]] = []  # one per caller, so a caller cancelled cancels only its own
+        self.finished = False
+        self.attempts = 0
+        self.holding = False  # holds a slot of the concurrency bound
+        self.sock: socket.socket | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.receiver: asyncio.Future[Any] | None = None  # the TCP exchange, or the loop's receive without readers
+        self.query: dns.message.Message  # made when an attempt begins: a fresh id per attempt
+        self.wire = b""
+        self.failures: list[Failure] = []
+        self.next = 0  # index of the next server to ask in this attempt
+        self.deadline = 0.0
+        self.server = ("", 0)
+
+    # -- attempts ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin an attempt; called holding a slot."""
+        self.holding = True
+        self._guarded(self.begin)
+
+    def begin(self) -> None:
+        resolver = self.resolver
+        if self.attempts:
+            resolver.retries_sent += 1
+        else:
+            resolver.queries_sent += 1
+        self.attempts += 1
+        self.query = dns.message.make_query(self.qname, self.question[1])
+        self.wire = self.query.to_wire()
+        self.failures, self.next = [], 0
+        self.deadline = self.loop.time() + resolver.timeout
+        self.ask_next_server()
+
+    def ask_next_server(self) -> None:
+        while self.next < len(self.servers):
+            remaining = self.deadline - self.loop.time()
+            if remaining <= 0:
+                break
+            host, port = self.server = self.servers[self.next]
+            share = remaining / (len(self.servers) - self.next)
+            self.next += 1
             try:
-                response = await _udp(query, host, port, wait)
-            except dns.message.Truncated:  # too big for UDP: the same question over TCP (RFC 7766 §5)
-                tcp = True
-                response = await dns.asyncquery.tcp(query, host, timeout=max(deadline - loop.time(), 0.0) / left, port=port)
-        except (OSError, EOFError, dns.exception.DNSException) as e:  # silent, unreachable, reset, malformed, mismatched
-            failures.append((host, tcp, port, e, None))
-            continue
+                self.send(host, port, share)
+                return
+            except OSError as e:  # e.g. no route to the server
+                self.failures.append((host, False, port, e, None))
+        self.attempt_failed()
+
+    def send(self, host: str, port: int, wait: float) -> None:
+        sock = _connected_udp_socket(host, port)
+        try:
+            sock.send(self.wire)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        self.timer = self.loop.call_later(wait, self._guarded, self.silent, wait)
+        try:
+            self.loop.add_reader(sock.fileno(), self._guarded, self.readable)
+        except NotImplementedError:  # a loop without readers (Windows' proactor): the loop's own receive
+            self.receiver = asyncio.ensure_future(self.receive_through_loop(sock), loop=self.loop)
+
+    def attempt_failed(self) -> None:
+        self.release()
+        error: Exception
+        if all(isinstance(f[3], dns.exception.Timeout) for f in self.failures):
+            error = dns.exception.Timeout(timeout=self.resolver.timeout)
+        else:
+            error = dns.resolver.NoNameservers(request=self.query, errors=self.failures)
+        if self.attempts <= self.resolver.retries:
+            delay = self.resolver.backoff * 2 ** (self.attempts - 1)
+            self.timer = self.loop.call_later(delay, self.resolver._queue, self)
+            return
+        failure = DnsTransientError(_transient_message(self.question, error, self.attempts))
+        failure.__cause__ = error
+        self.finish(None, failure)
+
+    # -- what the server does ------------------------------------------------------------------
+    def readable(self) -> None:
+        assert self.sock is not None
+        try:
+            wire = self.sock.recv(_MAX_DATAGRAM)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:  # e.g. ConnectionRefusedError: nothing listens at the server's port
+            self.server_failed(e)
+            return
+        self.datagram(wire)
+
+    async def receive_through_loop(self, sock: socket.socket) -> None:
+        while self.sock is sock:
+            try:
+                wire = await self.loop.sock_recv(sock, _MAX_DATAGRAM)
+            except OSError as e:
+                self._guarded(self.server_failed, e)
+                return
+            self._guarded(self.datagram, wire)
+
+    def datagram(self, wire: bytes) -> None:
+        """Datagrams that do not parse or do not answer the query are skipped, as with dnspython's
+        ``ignore_errors``; a truncated answer (TC) is asked again over TCP (RFC 7766 §5)."""
+        try:
+            response = dns.message.from_wire(wire, raise_on_truncation=True)
+        except dns.message.Truncated as e:
+            if self.query.is_response(e.message()):
+                self.close()
+                self.ask_over_tcp()
+            return
+        except Exception:  # garbage on the wire
+            return
+        if self.query.is_response(response):
+            self.close()
+            self.answered(response, tcp=False)
+
+    def silent(self, wait: float) -> None:
+        self.server_failed(dns.exception.Timeout(timeout=wait))
+
+    def server_failed(self, error: Exception | str, *, tcp: bool = False, response: dns.message.Message | None = None) -> None:
+        self.close()
+        host, port = self.server
+        self.failures.append((host, tcp, port, error, response))
+        self.ask_next_server()
+
+    def ask_over_tcp(self) -> None:
+        host, port = self.server
+        left = len(self.servers) - self.next + 1
+        wait = max(self.deadline - self.loop.time(), 0.0) / left
+        self.receiver = asyncio.ensure_future(dns.asyncquery.tcp(self.query, host, timeout=wait, port=port), loop=self.loop)
+        self.receiver.add_done_callback(lambda done: self._guarded(self.tcp_done, done))
+
+    def tcp_done(self, done: asyncio.Future[dns.message.Message]) -> None:
+        if done.cancelled() or done is not self.receiver:
+            return
+        self.receiver = None
+        error = done.exception()
+        if isinstance(error, (OSError, EOFError, dns.exception.DNSException)):  # reset, silent, malformed
+            self.server_failed(error, tcp=True)
+        elif error is not None:
+            raise error
+        else:
+            self.answered(done.result(), tcp=True)
+
+    def answered(self, response: dns.message.Message, *, tcp: bool) -> None:
         rcode = response.rcode()
         if rcode == dns.rcode.YXDOMAIN:
-            raise DnsError(f"DNS error asking {rdtype} for {_text(query.question[0].name)}: the name is too long after DNAME substitution (YXDOMAIN)")
+            self.release()
+            text = f"DNS error asking {self.question[1]} for {self.question[0]}: the name is too long after DNAME substitution (YXDOMAIN)"
+            self.finish(None, DnsError(text))
+            return
         if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            failures.append((host, tcp, port, dns.rcode.to_text(rcode), response))
-            continue
+            self.server_failed(dns.rcode.to_text(rcode), tcp=tcp, response=response)
+            return
         try:
             answer = response.resolve_chaining().answer  # follows CNAMEs within the response
         except dns.exception.DNSException as e:  # a CNAME chain too long, or an answer beside NXDOMAIN
-            failures.append((host, tcp, port, e, response))
-            continue
+            self.server_failed(e, tcp=tcp, response=response)
+            return
+        self.release()
         if rcode == dns.rcode.NXDOMAIN:
-            return Answer("nxdomain")
-        return Answer("ok", canonical_values(rdtype, answer)) if answer is not None else Answer("nodata")
-    if all(isinstance(f[3], dns.exception.Timeout) for f in failures):
-        raise dns.exception.Timeout(timeout=timeout)
-    raise dns.resolver.NoNameservers(request=query, errors=failures)
+            self.finish(Answer("nxdomain"), None)
+        elif answer is None:
+            self.finish(Answer("nodata"), None)
+        else:
+            self.finish(Answer("ok", canonical_values(self.question[1], answer)), None)
 
-
-async def _udp(query: dns.message.Message, host: str, port: int, timeout: float) -> dns.message.Message:
-    """dnspython's UDP exchange on a :class:`_UdpSocket`; raises :class:`dns.message.Truncated` if TC is set.
-
-    Datagrams that do not parse or do not answer ``query`` are skipped, as dnspython's resolver does.
-    """
-    async with _UdpSocket(host, port) as sock:
-        return await dns.asyncquery.udp(
-            query, host, timeout=timeout, port=port, sock=sock, ignore_unexpected=True, ignore_errors=True, raise_on_truncation=True
-        )
-
-
-class _UdpSocket(dns.asyncbackend.DatagramSocket):
-    """A non-blocking UDP socket connected to one server, written at once and read with a loop reader.
-
-    Connected, so only that server's datagrams arrive and an ICMP "port unreachable" fails the attempt
-    at once (``ConnectionRefusedError``) instead of waiting for the timeout.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        super().__init__(family, socket.SOCK_DGRAM)
-        self._peer = dns.inet.low_level_address_tuple((host, port), family)
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+    # -- endings ---------------------------------------------------------------------------------
+    def _guarded(self, step: Callable[..., None], *args: Any) -> None:
+        """Run a callback step; an unexpected exception ends the lookup with it instead of leaving its
+        callers waiting forever."""
         try:
-            self._sock.setblocking(False)
-            self._sock.connect((host, port))
-        except BaseException:
-            self._sock.close()
-            raise
+            step(*args)
+        except Exception as e:  # noqa: BLE001 — handed to the callers
+            self.close()
+            self.release()
+            self.finish(None, e)
 
-    async def sendto(self, what: bytes, destination: Any, timeout: float | None) -> int:
-        return self._sock.send(what)
-
-    async def recvfrom(self, size: int, timeout: float | None) -> tuple[bytes, Any]:
-        loop = asyncio.get_running_loop()
-        received: asyncio.Future[bytes] = loop.create_future()
-        fd = self._sock.fileno()
-        try:
-            loop.add_reader(fd, _read_datagram, self._sock, size, received)
-        except NotImplementedError:  # a loop without readers (Windows' proactor): the loop's own receive
+    def close(self) -> None:
+        """Stop listening: the socket, its reader, the timer, a TCP exchange or loop receive."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        receiver, self.receiver = self.receiver, None
+        sock, self.sock = self.sock, None
+        if sock is not None:
             try:
-                return await asyncio.wait_for(loop.sock_recv(self._sock, size), timeout), self._peer
-            except TimeoutError:
-                raise dns.exception.Timeout(timeout=timeout) from None
-        timer = None if timeout is None else loop.call_later(timeout, _expire, received, timeout)
-        try:
-            return await received, self._peer  # a connected socket hears only its peer
-        finally:
-            loop.remove_reader(fd)
-            if timer is not None:
-                timer.cancel()
+                self.loop.remove_reader(sock.fileno())
+            except NotImplementedError:
+                pass
+        if receiver is not None and not receiver.done():
+            receiver.cancel()
+            if sock is not None:  # the loop's receive lets go of the socket only once it has ended
+                receiver.add_done_callback(lambda _: sock.close())
+                return
+        if sock is not None:
+            sock.close()
 
-    async def close(self) -> None:
-        self._sock.close()
+    def release(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.resolver._release()
+
+    def waiter(self) -> asyncio.Future[Answer]:
+        waiter: asyncio.Future[Answer] = self.loop.create_future()
+        self.waiters.append(waiter)
+        return waiter
+
+    def finish(self, answer: Answer | None, error: BaseException | None) -> None:
+        """Hand the answer (or the error) to every caller still waiting, directly: one loop turn."""
+        if self.finished:
+            return
+        self.finished = True
+        self.resolver._done(self, answer)
+        for waiter in self.waiters:
+            if waiter.done():  # its caller was cancelled
+                continue
+            if error is not None:
+                waiter.set_exception(error)
+                waiter.exception()  # retrieved: no "exception never retrieved" warning when a caller left
+            else:
+                waiter.set_result(answer)  # type: ignore[arg-type]
+
+    def abort(self) -> None:
+        """The loop is shutting down: let go of everything, no answer."""
+        self.close()
+        self.holding = False
+        self.finished = True
+        self.resolver._done(self, None)
+        for waiter in self.waiters:
+            waiter.cancel()
 
 
-def _read_datagram(sock: socket.socket, size: int, received: asyncio.Future[bytes]) -> None:
-    if received.done():
-        return
+def _connected_udp_socket(host: str, port: int) -> socket.socket:
+    """A fresh non-blocking UDP socket (a fresh source port) connected to the server, so only its
+    datagrams arrive and an ICMP "port unreachable" fails at once (``ConnectionRefusedError``)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        data = sock.recv(size)
-    except (BlockingIOError, InterruptedError):
-        return
-    except OSError as e:  # e.g. ConnectionRefusedError: nothing listens at the server's port
-        received.set_exception(e)
-    else:
-        received.set_result(data)
-
-
-def _expire(received: asyncio.Future[bytes], timeout: float) -> None:
-    if not received.done():
-        received.set_exception(dns.exception.Timeout(timeout=timeout))
+        sock.setblocking(False)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _question(name: str, rdtype: str) -> Question:
@@ -407,10 +563,6 @@ def _dns_name(name: str) -> dns.name.Name:
         return dns.name.from_text(name)
     except dns.exception.DNSException as e:
         raise ConfigError(f"{name!r} is not a valid DNS name: {e}") from e
-
-
-def _text(qname: dns.name.Name) -> str:
-    return normalize_name(qname.to_text())
 
 
 def _transient_message(question: Question, error: Exception, attempts: int) -> str:

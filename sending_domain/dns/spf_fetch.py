@@ -20,7 +20,7 @@ async def fetch_and_evaluate(domain: str, resolver: AsyncResolver, record_text: 
     """Evaluate ``domain``'s SPF tree (or ``record_text`` published there); returns it and the answers used.
 
     A transient DNS failure propagates: nothing is published from a partial tree. Questions still in
-    flight then are left to finish in the resolver (their futures are shared with other callers).
+    flight then are left to finish in the resolver, for the other callers asking the same.
     """
     known: dict[Question, Answer] = {}
     inflight: dict[Question, asyncio.Future[Answer]] = {}
@@ -31,7 +31,8 @@ async def fetch_and_evaluate(domain: str, resolver: AsyncResolver, record_text: 
             return ev, {q: known[q] for q in ev.used}
         for question in sorted(missing - inflight.keys(), key=_ask_order):
             inflight[question] = resolver.ask(*question)
-        await asyncio.wait(inflight.values(), return_when=asyncio.FIRST_COMPLETED)
+        if not any(future.done() for future in inflight.values()):  # answers already known need no loop turn
+            await asyncio.wait(inflight.values(), return_when=asyncio.FIRST_COMPLETED)
         for question, future in list(inflight.items()):
             if future.done():
                 known[question] = future.result()

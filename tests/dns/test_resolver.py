@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import threading
 import time
@@ -19,6 +21,7 @@ import pytest
 
 from sending_domain.core.dnsdata import Answer
 from sending_domain.core.errors import ConfigError, DnsError, DnsTransientError
+from sending_domain.dns import resolver as resolver_module
 from sending_domain.dns.resolver import AsyncResolver, parse_nameserver
 from tests.conftest import MakeDnsServer
 from tests.dnsserver import DnsTestServer
@@ -534,3 +537,87 @@ def test_parse_nameserver_rejects(text: str, reason: str) -> None:
     assert problem.message == f"--nameserver {text!r}: {reason}"
     assert problem.code == "bad-nameserver"
     assert caught.value.exit_code == 2
+
+
+# --- lookups run on loop callbacks: what a task would have done for them ---------------------------------
+
+
+def test_a_cancelled_ask_future_leaves_the_question_to_the_others(dns_server: MakeDnsServer) -> None:
+    server = dns_server(ZONE, delay=0.2)
+    resolver = resolver_for(server)
+
+    async def main() -> tuple[bool, Answer]:
+        leaver = resolver.ask("mx1.vendor.example", "A")
+        stayer = resolver.ask("mx1.vendor.example", "A")
+        leaver.cancel()
+        return leaver.cancelled(), await asyncio.wait_for(stayer, 10)
+
+    assert run(main()) == (True, Answer("ok", ("192.0.2.10",)))
+    assert server.total_queries == 1
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files through /proc")
+def test_a_loop_ending_mid_question_closes_its_sockets_and_the_resolver_serves_the_next_loop(dns_server: MakeDnsServer, silent: str) -> None:
+    healthy = dns_server(ZONE)
+    resolver = AsyncResolver([silent], timeout=30, retries=0, concurrency=4)
+
+    async def abandon() -> None:
+        for i in range(10):  # 4 in flight on sockets, 6 waiting for a slot
+            asyncio.ensure_future(resolver.query(f"n{i}.vendor.example", "A"))
+        await asyncio.sleep(0.05)
+        raise RuntimeError("the run ends while questions are in flight")
+
+    before = open_fds()
+    with pytest.raises(RuntimeError):
+        asyncio.run(abandon())
+    assert open_fds() == before  # every socket closed with the loop, not left to the garbage collector
+    resolver._servers = [parse_nameserver(healthy.nameserver)]  # same resolver, a server that answers
+    assert run(resolver.query("mx1.vendor.example", "A")) == Answer("ok", ("192.0.2.10",))
+    assert resolver.queries_sent == 5  # 4 abandoned, 1 answered: the 6 waiting were never sent
+
+
+class _NoRouteSocket(socket.socket):
+    """Sending fails at once, as it does when the machine is offline."""
+
+    def send(self, data: object, flags: int = 0) -> int:
+        raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+
+def test_thousands_of_questions_failing_at_once_do_not_recurse(silent: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first question holds the only slot until the silent server's timeout; then the network is gone,
+    and each of the 2999 waiting questions fails as it starts, freeing the slot for the next one while
+    being started itself: that must loop, not nest."""
+    connect = resolver_module._connected_udp_socket
+    sockets: list[str] = []
+
+    def first_silent_then_no_route(host: str, port: int) -> socket.socket:
+        sockets.append(host)
+        return connect(host, port) if len(sockets) == 1 else _NoRouteSocket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    monkeypatch.setattr(resolver_module, "_connected_udp_socket", first_silent_then_no_route)
+    resolver = AsyncResolver([silent], timeout=0.2, retries=0, concurrency=1)
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(resolver.query(f"n{i}.example", "A") for i in range(3000)), return_exceptions=True)
+
+    results = run(main())
+    assert [type(r) for r in results] == [DnsTransientError] * 3000
+    assert str(results[0]) == "DNS timeout asking A for n0.example after 1 attempt; retry later or check --nameserver"
+    assert str(results[1]) == (
+        "DNS failure (OSError: [Errno 101] Network is unreachable) asking A for n1.example after 1 attempt; retry later or check --nameserver"
+    )
+
+
+def test_an_unexpected_error_reaches_the_callers_instead_of_leaving_them_waiting(dns_server: MakeDnsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(rdtype: str, rdatas: object) -> tuple[str, ...]:
+        raise RuntimeError("a bug while reading the answer")
+
+    monkeypatch.setattr(resolver_module, "canonical_values", broken)
+    resolver = resolver_for(dns_server(ZONE), timeout=5)
+    with pytest.raises(RuntimeError, match="a bug while reading the answer"):
+        run(asyncio.wait_for(resolver.query("mx1.vendor.example", "A"), 10))
+    assert resolver._inflight == {}
