@@ -320,6 +320,12 @@ def parse_dkim_value(text: str) -> DkimKeyRecord:
     return DkimKeyRecord(version, k, public, False, bits, tags)
 
 
+def record_public_key(text: str) -> str:
+    """The ``p=`` of a key record we rendered, whitespace removed (RFC 6376 §3.6.1), without decoding
+    the key: what :func:`parse_dkim_value` gives as ``public_b64``, for comparing keys."""
+    return _WSP.sub("", parse_tag_list(text).get("p", ""))
+
+
 def _check_version(tags: Mapping[str, str]) -> str | None:
     if "v" not in tags:
         return None  # RFC 6376 §3.6.1: v= is RECOMMENDED, not required

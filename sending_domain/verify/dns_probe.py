@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sending_domain.core.dnsdata import Question
+from sending_domain.core.dnsdata import Answer
 from sending_domain.core.errors import DnsError, SpfError, SpfVoidLimitError
 from sending_domain.core.render import DesiredDomain
 from sending_domain.core.settings import DomainSettings
@@ -24,19 +24,24 @@ from sending_domain.verify.observed import LiveSpf, Lookup, ObservedDns, SenderN
 
 async def observe_domain(desired: DesiredDomain, settings: DomainSettings, resolver: AsyncResolver, lock: SpfLock | None) -> ObservedDns:
     asked = questions(desired, settings)
-    answers, live, senders = await asyncio.gather(
-        asyncio.gather(*(_ask(resolver, q) for q in asked)),
+    answers = [resolver.ask(*q) for q in asked]  # futures, not a task per question
+    live, senders = await asyncio.gather(
         live_spf(settings.domain, resolver),
         asyncio.gather(*(sender_nets(settings.domain, term, resolver, lock) for term in settings.spf_terms)),
     )
-    return ObservedDns(dict(zip(asked, answers)), live, dict(zip(settings.spf_terms, senders)))
+    pending = [f for f in answers if not f.done()]
+    if pending:
+        await asyncio.wait(pending)
+    return ObservedDns({q: _lookup(f) for q, f in zip(asked, answers)}, live, dict(zip(settings.spf_terms, senders)))
 
 
-async def _ask(resolver: AsyncResolver, question: Question) -> Lookup:
-    try:
-        return await resolver.query(*question)
-    except DnsError as e:
-        return Unanswered(str(e))
+def _lookup(answer: asyncio.Future[Answer]) -> Lookup:
+    error = answer.exception()
+    if error is None:
+        return answer.result()
+    if isinstance(error, DnsError):
+        return Unanswered(str(error))
+    raise error
 
 
 async def live_spf(domain: str, resolver: AsyncResolver) -> LiveSpf:

@@ -75,7 +75,7 @@ def _compare_key(check: str, key: DkimKeySettings, name: str, live: dkim.DkimKey
             f"{what}; the public key was not compared",
             "pass --outputs FILE (from `pulumi stack output --json`) to compare it with the stack's key",
         )
-    if dkim.parse_dkim_value(wanted_value).public_b64 != live.public_b64:
+    if dkim.record_public_key(wanted_value) != live.public_b64:
         return failed(check, f"{name} publishes another key than the stack's (stale after a key change?)", DEPLOY_HINT)
     return passed(check, f"{what}; the stack's key")
 
