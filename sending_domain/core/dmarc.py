@@ -315,9 +315,10 @@ class DmarcPolicy:
 
 def policy_from_mapping(raw: Mapping[str, object], *, extra_keys: Collection[str] = ()) -> DmarcPolicy:
     """A policy from config settings (keys as in :data:`POLICY_FIELDS`). Raises ValueError with every problem."""
-    _raise_problems(validate_policy_fields(raw, extra_keys=extra_keys))
+    if raw.get("p") is None or any(k not in POLICY_FIELDS and k not in extra_keys for k in raw):
+        _raise_problems(validate_policy_fields(raw, extra_keys=extra_keys))  # every problem, the fields' too
     values = {k: v for k, v in raw.items() if k in POLICY_FIELDS and v is not None}
-    return DmarcPolicy(**values)  # type: ignore[arg-type]
+    return DmarcPolicy(**values)  # type: ignore[arg-type]  # checks the fields itself
 
 
 def render_dmarc_value(policy: DmarcPolicy) -> str:
