@@ -31,7 +31,7 @@ from sending_domain.core.render import ZoneRef, our_zones, render_domain
 from sending_domain.desired import flatten_domain
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.verify.dns_checks import dns_checks
-from sending_domain.verify.dns_probe import SenderNetworks, observe_domain
+from sending_domain.verify.dns_probe import observe_domain
 from sending_domain.verify.message import build_test_message
 from sending_domain.verify.ses_probe import check_identity
 from sending_domain.verify.smtp_probe import SmtpTarget, send_test_message
@@ -127,9 +127,6 @@ class _SesClients:
         self.clients: dict[str, Any] = {}
         self.semaphore = asyncio.Semaphore(SES_CONCURRENCY)
 
-    def wanted(self, settings: DomainSettings) -> bool:
-        return self.factory is not None and settings.ses is not None
-
     async def check(self, settings: DomainSettings) -> list[CheckResult]:
         if self.factory is None or settings.ses is None:
             return []
@@ -152,11 +149,10 @@ async def _attempt(
 ) -> list[DomainReport]:
     done = 0
     zones = our_zones(stack)
-    senders = SenderNetworks(resolver, lock)
 
     async def one(settings: DomainSettings) -> DomainReport:
         nonlocal done
-        report = await verify_domain(settings, dkim_public, senders, ses, zones)
+        report = await verify_domain(settings, lock, dkim_public, resolver, ses, zones)
         done += 1
         if on_progress is not None:
             on_progress(done, len(chosen), attempt)
@@ -167,26 +163,24 @@ async def _attempt(
 
 async def verify_domain(
     settings: DomainSettings,
+    lock: SpfLock | None,
     dkim_public: dict[tuple[str, str], str],
-    senders: SenderNetworks,  # the attempt's resolver and lock, and the sender networks shared by its domains
+    resolver: AsyncResolver,
     ses: _SesClients,
     zones: Mapping[str, ZoneRef],
 ) -> DomainReport:
     domain = settings.domain
     try:
         # desired_domains() for one domain, with the stack's zones computed once per attempt (not per domain)
-        spf = await flatten_domain(settings, lock=senders.lock, resolver=senders.resolver)
+        spf = await flatten_domain(settings, lock=lock, resolver=resolver)
         desired = render_domain(settings, spf, dkim_public=dkim_public, zones=zones)
     except DnsError as e:
         return DomainReport(domain, (errored("desired", f"cannot resolve the senders' SPF trees to render what the stack wants: {e}"),))
     except SpfError as e:
         hint = "fix the senders (`sending-domain plan` shows the same problem); with a vendor lock, run `sending-domain spf lock --update`"
         return DomainReport(domain, (failed("desired", f"cannot render the stack's SPF: {e}", hint),))
-    observing = observe_domain(desired, settings, senders)
-    if ses.wanted(settings):
-        observed, ses_checks = await asyncio.gather(observing, ses.check(settings))
-    else:
-        observed, ses_checks = await observing, []
+    observed_task = observe_domain(desired, settings, resolver, lock)
+    observed, ses_checks = await asyncio.gather(observed_task, ses.check(settings))
     return DomainReport(domain, tuple(dns_checks(desired, settings, observed)) + tuple(ses_checks))
 
 
