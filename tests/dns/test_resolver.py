@@ -13,8 +13,10 @@ from typing import TypeVar
 
 import dns.exception
 import dns.message
+import dns.name
 import dns.nameserver
 import dns.rcode
+import dns.rdatatype
 import dns.resolver
 import dns.rrset
 import pytest
@@ -358,7 +360,8 @@ def test_garbage_and_answers_to_other_questions_are_skipped() -> None:
         wrong_id = reply(query, dns.rcode.NOERROR, '"v=spf1 -all"')
         wrong_id.id = (query.id + 1) % 65536
         right = reply(query, dns.rcode.NOERROR, '"v=spf1 ~all"')
-        return [b"\x00junk", reply(other, dns.rcode.NOERROR, '"x"').to_wire(), wrong_id.to_wire(), right.to_wire()]
+        echo = query.to_wire()  # our own query reflected back: QR not set, not an answer
+        return [b"\x00junk", echo, reply(other, dns.rcode.NOERROR, '"x"').to_wire(), wrong_id.to_wire(), right.to_wire()]
 
     with ScriptedServer(script) as server:
         answer = run(AsyncResolver([server.nameserver], timeout=2, retries=0).query("vendor.example", "TXT"))
@@ -621,3 +624,43 @@ def test_an_unexpected_error_reaches_the_callers_instead_of_leaving_them_waiting
     with pytest.raises(RuntimeError, match="a bug while reading the answer"):
         run(asyncio.wait_for(resolver.query("mx1.vendor.example", "A"), 10))
     assert resolver._inflight == {}
+
+
+# --- the query on the wire, and what counts as its answer ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["vendor.example", "_dmarc.example.com", "s1._domainkey.d0001.bench.example", "xn--caf-dma.example", "café.example"])
+@pytest.mark.parametrize("rdtype", ["TXT", "A", "AAAA", "MX"])
+def test_the_query_is_the_one_dnspython_would_send(name: str, rdtype: str) -> None:
+    qname = dns.name.from_text(name)
+    wire = resolver_module._query_wire(0x1F2E, qname, dns.rdatatype.from_text(rdtype))
+    assert wire == dns.message.make_query(qname, rdtype, id=0x1F2E).to_wire()
+
+
+def test_an_answer_echoing_the_question_in_other_case_is_ours() -> None:
+    def script(query: dns.message.Message) -> list[bytes]:
+        shouted = dns.message.from_wire(reply(query, dns.rcode.NOERROR, '"v=spf1 ~all"').to_wire())
+        question = shouted.question[0]
+        upper = dns.name.from_text(question.name.to_text().upper())
+        shouted.question = [dns.rrset.RRset(upper, question.rdclass, question.rdtype)]  # as a 0x20-style server echoes it
+        other_type = reply(query, dns.rcode.NOERROR)
+        other_type.question = [dns.rrset.RRset(question.name, question.rdclass, dns.rdatatype.A)]  # not our question
+        return [other_type.to_wire(), shouted.to_wire()]
+
+    with ScriptedServer(script) as server:
+        answer = run(AsyncResolver([server.nameserver], timeout=2, retries=0).query("vendor.example", "TXT"))
+    assert answer == Answer("ok", ("v=spf1 ~all",))
+
+
+def test_a_servfail_without_a_question_is_the_servers_failure_not_noise(dns_server: MakeDnsServer) -> None:
+    def script(query: dns.message.Message) -> list[bytes]:
+        bare = reply(query, dns.rcode.SERVFAIL)
+        bare.question = []
+        return [bare.to_wire()]
+
+    healthy = dns_server(ZONE)
+    with ScriptedServer(script) as server:
+        start = time.monotonic()
+        answer = run(AsyncResolver([server.nameserver, healthy.nameserver], timeout=4, retries=0).query("mx1.vendor.example", "A"))
+    assert answer == Answer("ok", ("192.0.2.10",))
+    assert time.monotonic() - start < 1  # moved on at once, not after the first server's share of the timeout
