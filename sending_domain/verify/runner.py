@@ -149,10 +149,15 @@ async def _attempt(
 ) -> list[DomainReport]:
     done = 0
     zones = our_zones(stack)
+    # As many domains at work as the resolver has questions in flight (each asks several, so its slots stay
+    # busy): a domain's own CPU work then runs between answers instead of all domains' at once up front,
+    # which would hold every answer that arrives meanwhile until the loop is free again.
+    working = asyncio.Semaphore(resolver.concurrency)
 
     async def one(settings: DomainSettings) -> DomainReport:
         nonlocal done
-        report = await verify_domain(settings, lock, dkim_public, resolver, ses, zones)
+        async with working:
+            report = await verify_domain(settings, lock, dkim_public, resolver, ses, zones)
         done += 1
         if on_progress is not None:
             on_progress(done, len(chosen), attempt)
