@@ -3,7 +3,10 @@
 It holds no remote object; its state is the stage (``p``, ``pct``) last deployed for a domain. Its provider
 refuses a move of more than one ladder rung towards enforcement, or a first deployment above ``p=none``,
 unless ``force`` is true (the rule and the ladder live in :mod:`sending_domain.core.dmarc`). Moving back is
-always allowed. Make the ``_dmarc`` TXT record depend on this resource so a refused move publishes nothing.
+always allowed. A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
+receivers apply today, ``{"p": ..., "pct": ...}``) stands in for the old stage, so adopting ``p=reject`` with a
+stack at ``p=reject`` is a no-op rather than a refused first deployment. ``start`` alone never changes the
+resource (a later deployment has its own old stage). Make the ``_dmarc`` TXT record depend on this resource so a refused move publishes nothing.
 
 Where it is enforced: in ``check``. The engine calls ``check(old inputs, new inputs)`` first for every
 resource, in ``pulumi preview`` as well as in ``pulumi up``, before any create/update of this resource or
@@ -33,7 +36,7 @@ class DmarcStageProvider(ResourceProvider):
     """Refuses too large a step towards enforcement in ``check``; see the module docstring."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force")):
+        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force", "start")):
             return CheckResult(news, [])  # decided when the values are known, in the `up` run's check
         failures = [CheckFailure(prop, reason) for prop, reason in field_problems(news)]
         if not failures:
@@ -73,13 +76,17 @@ def field_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
 def transition_reason(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str | None:
     """The core's refusal for moving from the stage in ``olds`` to the one in ``news``, or None.
 
-    ``olds`` without a stage, or for another domain, is a first deployment.
+    ``olds`` without a stage, or for another domain, is a first deployment: it starts from ``news["start"]``
+    (the live stage of an adopted domain) when there is one.
     """
     from sending_domain.core import dmarc
 
     new = _stage(news)
     same_domain = olds.get("domain") == news.get("domain")
     old = _stage(olds) if same_domain and olds.get("p") is not None else None
+    start = news.get("start")
+    if old is None and isinstance(start, Mapping) and start.get("p") is not None:
+        old = _stage(start)
     return dmarc.check_transition(old, new, force=bool(news.get("force")), domain=str(news["domain"]))
 
 
@@ -135,7 +142,9 @@ class DmarcStage(pulumi.dynamic.Resource, module="sending-domain", name="DmarcSt
         p: pulumi.Input[str],
         pct: pulumi.Input[int] = 100,
         force: pulumi.Input[bool] = False,
+        start: Stage | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props: dict[str, Any] = {"domain": domain, "p": p, "pct": pct, "force": force, "stage": None}
+        live = {"p": start.p, "pct": start.pct} if start is not None else None
+        props: dict[str, Any] = {"domain": domain, "p": p, "pct": pct, "force": force, "start": live, "stage": None}
         super().__init__(DmarcStageProvider(), name, props, opts)

@@ -1,12 +1,13 @@
 """The Pulumi program: stack config → checked settings → flattened SPF → one SendingDomain per domain.
 
 ``__main__.py`` reads ``sending-domain:settings`` and calls :func:`run`; tests call :func:`run` directly with
-their own lock file and resolver. Everything that can fail on input — the settings, the SPF lock, live DNS,
-flattening — is done before the first resource is declared, and fails the program with a
+their own lock file, resolver and live-record sources. Everything that can fail on input — the settings, the
+SPF lock, live DNS, flattening, and the pre-flight over what is already live in the zones and in SES
+(:mod:`components.preflight`) — is done before the first resource is declared, and fails the program with a
 :class:`pulumi.RunError`, which the Python language host prints as the message alone (no traceback).
 
-Shared across domains and made once: the Cloudflare zone lookups (``get_zone_output`` per zone given by
-name) and one ``aws.Provider`` per SES region. Stack outputs: one object per domain (the shape
+Shared across domains and made once: the Cloudflare zone lookups (``get_zone`` per zone given by name, a
+plain value because import ids are built from it) and one ``aws.Provider`` per SES region. Stack outputs: one object per domain (the shape
 :mod:`sending_domain.outputs` reads back); never a private key.
 """
 
@@ -20,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
+from components.preflight import RecordSource, SesSource, cloudflare_records, preflight, ses_identity
 from components.sending_domain import SendingDomain, SendingDomainArgs
 from sending_domain.core.config import parse_settings
 from sending_domain.core.errors import SendingDomainError
@@ -33,19 +35,30 @@ ResolverFactory = Callable[[], AsyncResolver | None]
 
 
 def run(
-    raw_settings: object, *, lock_file: Path, resolver_factory: ResolverFactory = AsyncResolver
+    raw_settings: object,
+    *,
+    lock_file: Path,
+    resolver_factory: ResolverFactory = AsyncResolver,
+    live_records: RecordSource = cloudflare_records,
+    live_identity: SesSource = ses_identity,
 ) -> dict[str, SendingDomain]:
     """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input."""
     stack, desired = prepare(raw_settings, lock_file=lock_file, resolver_factory=resolver_factory)
     zones = our_zones(stack)
     zone_ids = lookup_zone_ids([*zones.values(), *(zone_of(d) for d in stack.domains)])
+    checked = preflight(stack, desired, zone_ids, records=live_records, ses=live_identity)
     providers = aws_providers(stack.domains)
     components: dict[str, SendingDomain] = {}
     for settings, rendered in zip(stack.domains, desired):
         for warning in rendered.warnings:
             pulumi.log.warn(warning)
         provider = providers.get(settings.ses.region) if settings.ses else None
-        args = SendingDomainArgs(settings, rendered.spf, zones, zone_ids, provider)
+        ses_step = checked.ses[settings.domain]
+        args = SendingDomainArgs(
+            settings, rendered.spf, zones, zone_ids, provider,
+            adoption=checked.records[settings.domain],
+            import_ses=ses_step is not None and ses_step.action != "create",
+        )
         component = components[settings.domain] = SendingDomain(settings.domain, args)
         pulumi.export(settings.domain, domain_outputs(settings, component))
     return components
@@ -65,16 +78,16 @@ def prepare(
         raise pulumi.RunError(str(e)) from None
 
 
-def lookup_zone_ids(zones: Iterable[ZoneRef]) -> dict[ZoneRef, pulumi.Input[str]]:
+def lookup_zone_ids(zones: Iterable[ZoneRef]) -> dict[ZoneRef, str]:
     """The Cloudflare id of every zone: as given, or looked up by name (once per zone)."""
-    ids: dict[ZoneRef, pulumi.Input[str]] = {}
+    ids: dict[ZoneRef, str] = {}
     for zone in zones:
         if zone in ids:
             continue
         if zone.id is not None:
             ids[zone] = zone.id
         else:
-            ids[zone] = cloudflare.get_zone_output(filter={"name": zone.name, "match": "all"}).id
+            ids[zone] = cloudflare.get_zone(filter={"name": zone.name, "match": "all"}).id
     return ids
 
 

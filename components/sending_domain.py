@@ -11,11 +11,15 @@ Children (all named ``f"{name}-..."``, parented to the component):
   until the selector is removed from the stack file; a revoked key keeps its resource (its record publishes an
   empty ``p=`` and needs no key), so the resource's lifetime is simply the config entry's.
 - ``cloudflare.DnsRecord`` per desired record, named by its stable key, ``delete_before_replace`` (v6 has no
-  delete-before-replace of its own, and an identical record cannot be created twice: error 81058).
+  delete-before-replace of its own, and an identical record cannot be created twice: error 81058). A live
+  record not created by this stack that the pre-flight adopts is declared with ``import_="<zone>/<record>"``,
+  so the same ``pulumi up`` imports it and updates it in place (Pulumi 3.174 and later).
+- ``DnsRecordRemoval`` per competing live record the adoption deletes (a second SPF or DMARC record); the
+  record that takes the slot over depends on it.
 - ``DmarcStage``: the deployed ``p``/``pct``; the ``_dmarc`` record depends on it, so a refused move publishes
-  nothing.
+  nothing. An adopted domain starts from the policy live today.
 - With SES: ``aws.sesv2.EmailIdentity`` with BYODKIM (the active RSA key, secret) after its DKIM record is
-  published, and ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
+  published, tagged ``managed-by: sending-domain`` and imported by domain when it exists already, and ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
 """
 
 from __future__ import annotations
@@ -30,14 +34,16 @@ import pulumi_cloudflare as cloudflare
 
 from components.dkim_key import DkimKey
 from components.dmarc_stage import DmarcStage
+from components.dns_record_removal import DnsRecordRemoval
 from sending_domain.core import dkim
+from sending_domain.core.adopt import OWNER_COMMENT, SES_TAG, Adoption
 from sending_domain.core.records import Record
 from sending_domain.core.render import DesiredDomain, PendingDkim, ZoneRef, render_domain
 from sending_domain.core.settings import DomainSettings
 from sending_domain.core.spf.flatten import Flattened
 
 TYPE = "sending-domain:index:SendingDomain"
-COMMENT = "managed by sending-domain"
+COMMENT = OWNER_COMMENT  # how the pre-flight tells this program's records from others
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,18 @@ class SendingDomainArgs:
 
     ``zones`` maps every zone of the stack by name (as :func:`~sending_domain.core.render.our_zones` gives it),
     so DMARC report authorisations land in the right zone; ``zone_ids`` has an id for each of them.
-    ``aws_provider`` is the provider for ``settings.ses.region`` (None: the default provider).
+    ``aws_provider`` is the provider for ``settings.ses.region`` (None: the default provider). ``adoption``
+    is the pre-flight's verdict on what is live (None: nothing is); ``import_ses`` declares the SES identity
+    with ``import_`` because it exists already.
     """
 
     settings: DomainSettings
     spf: Flattened
     zones: Mapping[str, ZoneRef]
-    zone_ids: Mapping[ZoneRef, pulumi.Input[str]]
+    zone_ids: Mapping[ZoneRef, str]
     aws_provider: pulumi.ProviderResource | None = None
+    adoption: Adoption | None = None
+    import_ses: bool = False
 
 
 class SendingDomain(pulumi.ComponentResource):
@@ -74,16 +84,21 @@ class SendingDomain(pulumi.ComponentResource):
             k.selector: DkimKey(f"{name}-dkim-key-{k.selector}", k.selector, k.algorithm, self._child())
             for k in settings.dkim
         }
-        stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, self._child())
+        adoption = args.adoption
+        start = adoption.live_stage if adoption is not None else None
+        stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, start, self._child())
+        removals = self._removals(adoption, desired)
         published: dict[str, cloudflare.DnsRecord] = {}  # by the render's record key
         exported: list[dict[str, Any]] = []
         for item in desired.records:
             after = [stage] if item.purpose == "dmarc" else []  # a refused DMARC move publishes nothing
+            after += removals.get(item.key, [])
             published[item.key] = self._publish(item.key, item.zone, _fields(item.record), after)
             exported.append(_export(item.record))
         for pending in desired.pending:
             record = _dkim_record(settings, pending, keys[pending.selector])
-            published[pending.key] = self._publish(pending.key, pending.zone, _pending_fields(pending, settings, record))
+            fields = _pending_fields(pending, settings, record)
+            published[pending.key] = self._publish(pending.key, pending.zone, fields, removals.get(pending.key, []))
             exported.append({"name": pending.name, "type": "TXT", "value": record.apply(lambda r: r.value)})
         self.records = sorted(exported, key=lambda e: (e["name"], e["type"]))
         self.dkim_public_keys = {selector: key.public_key for selector, key in keys.items()}
@@ -109,12 +124,31 @@ class SendingDomain(pulumi.ComponentResource):
         assert key.startswith(f"{domain}-"), key
         return self._name + key[len(domain) :]
 
+    def _removals(self, adoption: Adoption | None, desired: DesiredDomain) -> dict[str, list[DnsRecordRemoval]]:
+        """One removal per competing live record the adoption deletes, by the key of the record it competes with."""
+        zones = {r.key: r.zone for r in (*desired.records, *desired.pending)}
+        removals: dict[str, list[DnsRecordRemoval]] = {}
+        for step in adoption.deletions if adoption is not None else ():
+            live = step.live
+            assert live is not None and live.id is not None and step.key is not None
+            zone_id = self._args.zone_ids[zones[step.key]]
+            removal = DnsRecordRemoval(
+                f"{self._name}-remove-{live.id}", zone_id, live.id, live.describe(), opts=self._child()
+            )
+            removals.setdefault(step.key, []).append(removal)
+        return removals
+
     def _publish(
         self, key: str, zone: ZoneRef, fields: Mapping[str, Any], after: Sequence[pulumi.Resource] = ()
     ) -> cloudflare.DnsRecord:
         # v6 DnsRecord: re-creating an identical record fails (81058), so a replacement deletes first.
-        opts = self._child(delete_before_replace=True, depends_on=list(after))
         zone_id = self._args.zone_ids[zone]
+        record_id = self._args.adoption.import_id(key) if self._args.adoption is not None else None
+        opts = self._child(
+            delete_before_replace=True,
+            depends_on=list(after),
+            import_=f"{zone_id}/{record_id}" if record_id else None,
+        )
         return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=COMMENT, opts=opts, **fields)
 
     def _ses(
@@ -136,7 +170,11 @@ class SendingDomain(pulumi.ComponentResource):
             f"{self._name}-ses-identity",
             email_identity=settings.domain,
             dkim_signing_attributes=signing,
-            opts=self._child(provider=provider, depends_on=dkim_record),  # publish before signing
+            tags=dict([SES_TAG]),
+            # publish before signing; an identity that exists is imported by its id, the domain
+            opts=self._child(
+                provider=provider, depends_on=dkim_record, import_=settings.domain if self._args.import_ses else None
+            ),
         )
         mail_from = [published[r.key] for r in desired.records if r.purpose in ("mail-from-mx", "mail-from-spf")]
         aws.sesv2.EmailIdentityMailFromAttributes(

@@ -37,8 +37,8 @@ from sending_domain.core.settings import (
 )
 
 _STACK_KEYS = ("defaults", "domains")
-_DEFAULTS_KEYS = ("ttl",)
-_DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "senders", "spf", "dkim", "dmarc", "ses")
+_DEFAULTS_KEYS = ("ttl", "adopt")
+_DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "senders", "spf", "dkim", "dmarc", "ses")
 _SPF_KEYS = ("all", "maxLookups", "maxBytes")
 _DKIM_KEYS = ("keys",)
 _DKIM_KEY_KEYS = ("selector", "algorithm", "state")
@@ -70,10 +70,11 @@ def _stack(raw: object, problems: Problems) -> StackSettings:
         return StackSettings(domains=())
     defaults = node.mapping("defaults", _DEFAULTS_KEYS)
     ttl = _ttl(defaults, DEFAULT_TTL) if defaults else DEFAULT_TTL
+    adopt = defaults.flag("adopt", False) if defaults else False
     entries = node.items("domains", required="a list of sending domains")
     if node.get("domains") == []:
         problems.add(node.at("domains"), "empty", "list at least one sending domain")
-    domains = tuple(_domain(item, path, problems, ttl) for path, item in entries)
+    domains = tuple(_domain(item, path, problems, ttl, adopt) for path, item in entries)
     _check_unique_domains(domains, [path for path, _ in entries], problems)
     _check_mail_from_names(domains, [path for path, _ in entries], problems)
     return StackSettings(domains=domains, ttl=ttl)
@@ -106,7 +107,7 @@ def _check_mail_from_names(domains: Sequence[DomainSettings], paths: Sequence[st
 # --- one domain --------------------------------------------------------------------------------
 
 
-def _domain(raw: object, path: str, problems: Problems, default_ttl: int) -> DomainSettings:
+def _domain(raw: object, path: str, problems: Problems, default_ttl: int, default_adopt: bool) -> DomainSettings:
     node = open_mapping(raw, path, problems, _DOMAIN_KEYS, "domain settings such as {domain: example.com, ...}")
     if node is None:
         return _placeholder_domain(default_ttl)
@@ -121,7 +122,8 @@ def _domain(raw: object, path: str, problems: Problems, default_ttl: int) -> Dom
     if complete:
         _check_dkim_keys(node, keys, ses_configured=ses is not None)
     dkim_keys = tuple(key for _, key in keys)
-    return DomainSettings(name or "", zone_name, zone_id, ttl, senders, spf, dkim_keys, dmarc_settings, ses)
+    adopt = node.flag("adopt", default_adopt)
+    return DomainSettings(name or "", zone_name, zone_id, ttl, senders, spf, dkim_keys, dmarc_settings, ses, adopt)
 
 
 def _name(text: str | None) -> str | None:

@@ -88,6 +88,7 @@ class DomainSettings:
     dkim: tuple[DkimKeySettings, ...]
     dmarc: DmarcSettings
     ses: SesSettings | None = None
+    adopt: bool = False  # take over live records (and an SES identity) not created by this stack
 
     @property
     def spf_terms(self) -> tuple[str, ...]:

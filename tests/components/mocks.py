@@ -2,7 +2,10 @@
 
 :class:`ProgramMocks` answers resource registrations the way the real providers would (dynamic providers never
 run under mocks, so ``DkimKey`` gets the outputs of a real key, made with the provider's own
-:func:`components.dkim_key.key_outputs`) and answers ``cloudflare:index/getZone:getZone``. :class:`RecordingMonitor`
+:func:`components.dkim_key.key_outputs`) and answers ``cloudflare:index/getZone:getZone`` and
+``cloudflare:index/getDnsRecords:getDnsRecords`` (from ``live``: the records of a zone, as Cloudflare lists them).
+With ``engine_checks`` it also runs the DmarcStage provider's ``check`` as the engine would, against the outputs
+of a previous run (``olds``), and fails the registration on a check failure. :class:`RecordingMonitor`
 also keeps what ``MockResourceArgs`` lacks: each resource's parent, dependencies, provider and
 ``deleteBeforeReplace``. Inputs are kept as the monitor receives them, secrets still in their sentinel
 (``pulumi.runtime.rpc.is_rpc_secret``).
@@ -11,7 +14,7 @@ also keeps what ``MockResourceArgs`` lacks: each resource's parent, dependencies
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +23,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
 from components.dkim_key import key_outputs
-from components.dmarc_stage import stage_outputs
+from components.dmarc_stage import DmarcStageProvider, stage_outputs
 
 DKIM_KEY = "pulumi-python:dynamic/sending-domain:DkimKey"
 DMARC_STAGE = "pulumi-python:dynamic/sending-domain:DmarcStage"
@@ -30,6 +33,8 @@ MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttr
 AWS_PROVIDER = "pulumi:providers:aws"
 SENDING_DOMAIN = "sending-domain:index:SendingDomain"
 GET_ZONE = "cloudflare:index/getZone:getZone"
+GET_DNS_RECORDS = "cloudflare:index/getDnsRecords:getDnsRecords"
+DNS_RECORD_REMOVAL = "pulumi-python:dynamic/sending-domain:DnsRecordRemoval"
 ACCOUNT = "123456789012"
 
 KeySource = Callable[[str, str], str]  # (selector, algorithm) → private key PEM
@@ -52,13 +57,25 @@ class Registered:
     dependencies: tuple[str, ...]
     provider: str
     delete_before_replace: bool
+    import_id: str
 
 
 class ProgramMocks(pulumi.runtime.Mocks):
     """Echoes inputs and adds the outputs the providers would compute."""
 
-    def __init__(self, keys: KeySource) -> None:
+    def __init__(
+        self,
+        keys: KeySource,
+        live: Mapping[str, list[dict[str, Any]]] | None = None,
+        *,
+        engine_checks: bool = False,
+        olds: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.keys = keys
+        self.live = live or {}  # zone id → records as Cloudflare lists them (id, name, type, content, comment)
+        self.engine_checks = engine_checks
+        self.olds = olds or {}  # resource name → outputs of the previous run
+        self.outputs: dict[str, dict[str, Any]] = {}  # resource name → outputs of this run
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -67,9 +84,14 @@ class ProgramMocks(pulumi.runtime.Mocks):
             selector, algorithm = outs["selector"], outs["algorithm"]
             outs.update(key_outputs(selector, algorithm, self.keys(selector, algorithm)))
         elif args.typ == DMARC_STAGE:
+            if self.engine_checks:
+                checked = DmarcStageProvider().check(dict(self.olds.get(args.name, {})), dict(outs))
+                if checked.failures:
+                    raise Exception("; ".join(f.reason for f in checked.failures))
             outs.update(stage_outputs(outs))
         elif args.typ == EMAIL_IDENTITY:
             outs["arn"] = f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/{outs['emailIdentity']}"
+        self.outputs[args.name] = outs
         return f"{args.name}-id", outs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -77,6 +99,10 @@ class ProgramMocks(pulumi.runtime.Mocks):
         if args.token == GET_ZONE:
             name = args.args["filter"]["name"]
             return {"id": zone_id(name), "name": name}
+        if args.token == GET_DNS_RECORDS:
+            name = args.args["name"]["exact"]
+            found = [r for r in self.live.get(args.args["zoneId"], []) if r["name"] == name]
+            return {"results": found}
         raise AssertionError(f"unexpected call {args.token}")
 
 
@@ -97,7 +123,7 @@ class RecordingMonitor(MockMonitor):
             self.registered.append(
                 Registered(
                     request.type, request.name, response.urn, request.parent, inputs,
-                    tuple(request.dependencies), request.provider, request.deleteBeforeReplace,
+                    tuple(request.dependencies), request.provider, request.deleteBeforeReplace, request.importId,
                 )
             )
         return response
@@ -114,9 +140,9 @@ class RecordingMonitor(MockMonitor):
         return [r for r in self.registered if r.parent == parent_urn]
 
 
-def install(keys: KeySource) -> tuple[ProgramMocks, RecordingMonitor]:
-    """Fresh mocks, monitor and root stack (so stack outputs start empty)."""
-    mocks = ProgramMocks(keys)
+def install(keys: KeySource, **options: Any) -> tuple[ProgramMocks, RecordingMonitor]:
+    """Fresh mocks, monitor and root stack (so stack outputs start empty); ``options`` go to ProgramMocks."""
+    mocks = ProgramMocks(keys, **options)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
     pulumi.runtime.set_mocks(mocks, project="sending-domain", stack="test", preview=False, monitor=monitor)

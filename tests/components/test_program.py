@@ -120,17 +120,31 @@ def no_resolver() -> None:
     return None
 
 
+def no_identity(region: str, domain: str) -> None:
+    """SES has no identity yet (the tests never ask AWS)."""
+    return None
+
+
 class Deployment:
     """One run of the program under fresh mocks, with everything resolved."""
 
-    def __init__(self, lock_file: Path, settings: Any = SETTINGS, resolver_factory: Callable[[], Any] = no_resolver) -> None:
-        self.mocks, self.monitor = m.install(private_key)
+    def __init__(
+        self,
+        lock_file: Path,
+        settings: Any = SETTINGS,
+        resolver_factory: Callable[[], Any] = no_resolver,
+        ses: Callable[[str, str], Any] = no_identity,
+        **mock_options: Any,
+    ) -> None:
+        self.mocks, self.monitor = m.install(private_key, **mock_options)
         self.outputs: dict[str, Any] = {}
         self.outputs_secret: bool | None = None
 
         @pulumi.runtime.test
         def deploy() -> pulumi.Output:
-            self.components = run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=resolver_factory)
+            self.components = run(
+                copy.deepcopy(settings), lock_file=lock_file, resolver_factory=resolver_factory, live_identity=ses
+            )
             exported = pulumi.Output.from_input(m.stack_outputs())
             return pulumi.Output.all(exported, exported.is_secret()).apply(self._keep)
 
@@ -255,7 +269,16 @@ def test_every_record_is_deleted_before_it_is_replaced(deployment: Deployment) -
 
 
 def test_zones_are_looked_up_once_by_name(deployment: Deployment) -> None:
-    assert deployment.mocks.calls == [(m.GET_ZONE, {"filter": {"name": "example.org", "match": "all"}})]
+    zones = [call for call in deployment.mocks.calls if call[0] == m.GET_ZONE]
+    assert zones == [(m.GET_ZONE, {"filter": {"name": "example.org", "match": "all"}})]
+
+
+def test_the_preflight_asks_for_every_name_the_stack_publishes_once(deployment: Deployment) -> None:
+    asked = [(call[1]["zoneId"], call[1]["name"]["exact"]) for call in deployment.mocks.calls if call[0] == m.GET_DNS_RECORDS]
+    published = {(r.inputs["zoneId"], r.inputs["name"]) for r in deployment.monitor.of_type(m.DNS_RECORD)}
+    assert sorted(asked) == sorted(published)
+    assert all(call[1].get("match") == "all" and "type" not in call[1] for call in deployment.mocks.calls
+               if call[0] == m.GET_DNS_RECORDS)  # every type: a CNAME in the way is seen too
 
 
 def test_dmarc_stage_guards_the_dmarc_record(deployment: Deployment) -> None:
@@ -373,7 +396,8 @@ def test_the_example_stack_deploys_from_the_bundled_lock(caplog: pytest.LogCaptu
         example = Deployment(ROOT / "stacks" / "spf.lock.json", settings=raw["config"]["sending-domain:settings"])
     names = {r.name for r in example.monitor.of_type(m.DNS_RECORD)}
     assert {"example.com-spf", "example.com-spf-chain-1", "example.com-dkim-s2026a", "example.com-mail-from-mx"} <= names
-    assert sorted(call[1]["filter"]["name"] for call in example.mocks.calls) == ["example.com", "example.org"]
+    zones = sorted(call[1]["filter"]["name"] for call in example.mocks.calls if call[0] == m.GET_ZONE)
+    assert zones == ["example.com", "example.org"]
     assert example.outputs["example.com"]["ses"]["dkim_selector"] == "s2026a"
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("DMARC reports for example.com go to reports.example.net" in w for w in warned)
@@ -389,7 +413,7 @@ def _refused(
 
     @pulumi.runtime.test
     def deploy() -> None:
-        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=resolver_factory)
+        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=resolver_factory, live_identity=no_identity)
 
     with pytest.raises(pulumi.RunError) as caught:
         deploy()
@@ -471,3 +495,149 @@ def test_main_without_settings_says_which_key_is_missing() -> None:
     message, monitor = _run_main({})
     assert "sending-domain:settings" in message and monitor.registered == []
 
+
+
+# --- adopting a live domain ------------------------------------------------------------------------------
+
+ADOPT_SETTINGS: dict[str, Any] = {
+    "domains": [
+        {
+            "domain": "example.com",
+            "zoneId": EXAMPLE_COM_ZONE_ID,
+            "senders": ["ip4:192.0.2.0/24"],
+            "dkim": {"keys": [{"selector": "s2026a", "state": "active"}]},
+            "dmarc": {"p": "none"},
+            "ses": {"region": "eu-west-1", "mailFrom": "bounce"},
+        }
+    ]
+}
+LIVE_SPF = "v=spf1 include:_spf.google.com ~all"
+
+
+def live_record(name: str, content: str, record_id: str, rtype: str = "TXT", comment: str | None = None) -> dict[str, Any]:
+    """A record as Cloudflare's getDnsRecords lists it."""
+    return {"id": record_id, "name": name, "type": rtype, "content": content, "comment": comment, "ttl": 300}
+
+
+def adopting(adopt: bool, **overrides: Any) -> dict[str, Any]:
+    settings = copy.deepcopy(ADOPT_SETTINGS)
+    settings["domains"][0].update(adopt=adopt, **overrides)
+    return settings
+
+
+def adopt_deploy(lock_file: Path, settings: dict[str, Any], live: list[dict[str, Any]], **kw: Any) -> Deployment:
+    return Deployment(lock_file, settings=settings, live={EXAMPLE_COM_ZONE_ID: live}, engine_checks=True, **kw)
+
+
+def adopt_refused(lock_file: Path, settings: dict[str, Any], live: list[dict[str, Any]], ses: Any = no_identity) -> tuple[str, m.RecordingMonitor]:
+    mocks, monitor = m.install(private_key, live={EXAMPLE_COM_ZONE_ID: live})
+
+    @pulumi.runtime.test
+    def deploy() -> None:
+        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=no_resolver, live_identity=ses)
+
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy()
+    return str(caught.value), monitor
+
+
+def test_an_unmanaged_spf_record_is_imported_with_our_content(lock_file: Path) -> None:
+    live = [live_record("example.com", f'"{LIVE_SPF}"', "rec-spf"), live_record("example.com", '"site-verification=1"', "rec-v")]
+    d = adopt_deploy(lock_file, adopting(True), live)
+    spf = d.monitor.named("example.com-spf", m.DNS_RECORD)
+    assert spf.import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-spf"
+    assert spf.inputs["content"] == '"v=spf1 ip4:192.0.2.0/24 ~all"' and spf.inputs["comment"] == "managed by sending-domain"
+    imported = [r.name for r in d.monitor.registered if r.import_id]
+    assert imported == ["example.com-spf"]  # the verification TXT is left alone, nothing else existed
+    assert d.monitor.of_type(m.DNS_RECORD_REMOVAL) == []
+
+
+def test_an_unmanaged_spf_record_without_adopt_declares_nothing(lock_file: Path) -> None:
+    live = [live_record("example.com", f'"{LIVE_SPF}"', "rec-spf")]
+    message, monitor = adopt_refused(lock_file, adopting(False), live)
+    assert message.startswith("the stack cannot be deployed over what is live (1 problem(s)); nothing was changed:")
+    assert f"example.com: example.com TXT: a SPF record not created by this stack is live at example.com: '{LIVE_SPF}' (id rec-spf)" in message
+    assert "set adopt: true for this domain" in message and "or delete it first" in message
+    assert monitor.registered == []
+
+
+def test_two_spf_records_one_is_adopted_the_other_deleted(lock_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "test-token")
+    live = [live_record("example.com", f'"{LIVE_SPF}"', "rec-a"), live_record("example.com", '"v=spf1 mx -all"', "rec-b")]
+    d = adopt_deploy(lock_file, adopting(True), live)
+    spf = d.monitor.named("example.com-spf", m.DNS_RECORD)
+    [removal] = d.monitor.of_type(m.DNS_RECORD_REMOVAL)
+    assert removal.name == "example.com-remove-rec-b" and removal.inputs["record_id"] == "rec-b"
+    assert removal.inputs["zone_id"] == EXAMPLE_COM_ZONE_ID and "test-token" not in json.dumps(removal.inputs)
+    assert spf.import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-a" and removal.urn in spf.dependencies
+
+
+def test_deleting_a_competing_record_needs_the_api_token(lock_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    live = [live_record("example.com", f'"{LIVE_SPF}"', "rec-a"), live_record("example.com", '"v=spf1 mx -all"', "rec-b")]
+    message, monitor = adopt_refused(lock_file, adopting(True), live)
+    assert "set CLOUDFLARE_API_TOKEN" in message and "rec-b" in message and monitor.registered == []
+
+
+def test_an_identical_unmanaged_record_is_imported_not_created(lock_file: Path) -> None:
+    live = [live_record("example.com", '"v=spf1 ip4:192.0.2.0/24 ~all"', "rec-same")]
+    d = adopt_deploy(lock_file, adopting(True), live)
+    assert d.monitor.named("example.com-spf", m.DNS_RECORD).import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-same"
+    message, _ = adopt_refused(lock_file, adopting(False), live)
+    assert "rec-same" in message  # creating it again would fail with error 81058
+
+
+def test_our_own_records_are_not_imported(lock_file: Path) -> None:
+    live = [live_record("example.com", '"v=spf1 ip4:198.51.100.1 ~all"', "rec-ours", comment="managed by sending-domain")]
+    d = adopt_deploy(lock_file, adopting(False), live)
+    assert [r.name for r in d.monitor.registered if r.import_id] == []
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+def test_a_live_dkim_key_at_a_stack_selector_is_refused_even_with_adopt(lock_file: Path, adopt: bool) -> None:
+    key = dkim.public_key_b64(private_key("live-key", "rsa-1024"))
+    live = [live_record("s2026a._domainkey.example.com", f'"v=DKIM1; k=rsa; p={key}"', "rec-dk")]
+    message, monitor = adopt_refused(lock_file, adopting(adopt), live)
+    assert "selector s2026a already publishes a DKIM key (id rec-dk)" in message
+    assert "new selector" in message and monitor.registered == []
+
+
+def test_an_existing_ses_identity_is_adopted_or_refused(lock_file: Path) -> None:
+    from sending_domain.core.adopt import LiveIdentity
+
+    def existing(region: str, domain: str) -> LiveIdentity:
+        assert (region, domain) == ("eu-west-1", "example.com")
+        return LiveIdentity((), "AWS_SES", ("t1", "t2", "t3"))
+
+    d = adopt_deploy(lock_file, adopting(True), [], ses=existing)
+    identity = d.monitor.named("example.com-ses-identity", m.EMAIL_IDENTITY)
+    assert identity.import_id == "example.com" and identity.inputs["tags"] == {"managed-by": "sending-domain"}
+    message, monitor = adopt_refused(lock_file, adopting(False), [], ses=existing)
+    assert "an SES identity for example.com already exists in eu-west-1" in message and monitor.registered == []
+    fresh = adopt_deploy(lock_file, adopting(False), [])
+    assert fresh.monitor.named("example.com-ses-identity", m.EMAIL_IDENTITY).import_id == ""
+
+
+def test_adopting_a_domain_at_p_reject_is_a_no_op_and_a_downgrade_is_refused(lock_file: Path) -> None:
+    live = [live_record("_dmarc.example.com", '"v=DMARC1; p=reject"', "rec-dmarc")]
+    d = adopt_deploy(lock_file, adopting(True, dmarc={"p": "reject"}), live)  # the DmarcStage check runs too
+    stage = d.monitor.named("example.com-dmarc-stage")
+    assert stage.inputs["start"] == {"p": "reject", "pct": 100}
+    assert d.monitor.named("example.com-dmarc", m.DNS_RECORD).import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-dmarc"
+    message, monitor = adopt_refused(lock_file, adopting(True, dmarc={"p": "none"}), live)
+    assert "enforces p=reject today and the stack asks for p=none" in message and monitor.registered == []
+
+
+def test_without_a_live_policy_a_first_deployment_above_none_is_refused_by_the_stage(lock_file: Path) -> None:
+    with pytest.raises(Exception, match="a first deployment starts at p=none"):
+        adopt_deploy(lock_file, adopting(True, dmarc={"p": "reject"}), [])
+
+
+@pytest.mark.parametrize("stack_file", sorted((ROOT / "stacks").glob("Pulumi.*.yaml")), ids=lambda p: p.name)
+def test_every_bundled_stack_deploys_first_and_second_time(stack_file: Path) -> None:
+    raw = yaml.safe_load(stack_file.read_text(encoding="utf-8"))["config"]["sending-domain:settings"]
+    lock = ROOT / "stacks" / "spf.lock.json"
+    first = Deployment(lock, settings=raw, engine_checks=True)
+    assert first.monitor.of_type(m.DNS_RECORD)
+    second = Deployment(lock, settings=raw, engine_checks=True, olds=first.mocks.outputs)
+    assert sorted(r.name for r in second.monitor.registered) == sorted(r.name for r in first.monitor.registered)
