@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sending_domain.core.errors import ConfigError
+from sending_domain.core.errors import ConfigError, Problem
 from sending_domain.core.render import DesiredDomain, flatten_options, our_zones, render_domain, spf_root_text
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.spf.flatten import Flattened, flatten_snapshot
@@ -35,7 +35,14 @@ def read_lock(path: Path) -> SpfLock | None:
     """The lock at ``path``, or None when there is none."""
     if not path.exists():
         return None
-    return SpfLock.from_json(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        message = f"the SPF lock file is not UTF-8 text (byte {e.start}); regenerate it with `sending-domain spf lock --update`"
+        raise ConfigError(Problem("", "lock-unreadable", message), source=str(path)) from None
+    except OSError as e:
+        raise ConfigError(Problem("", "lock-unreadable", f"cannot read the SPF lock file: {e.strerror or e}"), source=str(path)) from None
+    return SpfLock.from_json(text, source=str(path))
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -7,10 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from sending_domain.core.errors import ConfigError
+from sending_domain.core.errors import ConfigError, Problem
 from sending_domain.core.records import is_hostname, normalize_name
 from sending_domain.core.render import DesiredDomain
+from sending_domain.core.settings import StackSettings
 from sending_domain.core.spf.lock import SpfLock
+from sending_domain.core.text import printable
 from sending_domain.desired import desired_domains, lock_path, read_lock, run_sync
 from sending_domain.outputs import read_dkim_public_keys
 from sending_domain.stack import LoadedStack, load_stack
@@ -29,19 +31,53 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--config", metavar="FILE", help="read this stack file")
 
 
+def add_domain_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--domain", action="append", default=[], metavar="DOMAIN", help=help)
+
+
 def domain_argument(text: str, what: str = "DOMAIN") -> str:
-    if not is_hostname(text):
-        raise ConfigError(f"{what} {text!r} is not a valid domain name")
-    return normalize_name(text)
+    """A domain name from the command line, IDN (``bücher.example``) converted to its A-label form."""
+    name = to_ascii_name(text)
+    if name is None or not is_hostname(name):
+        raise ConfigError(Problem("", "hostname", f"{what} {printable(text)!r} is not a valid domain name"))
+    return normalize_name(name)
+
+
+def to_ascii_name(text: str) -> str | None:
+    """``text`` with every non-ASCII label as its IDNA 2008 A-label (``xn--…``); None when that is impossible."""
+    if text.isascii():
+        return text
+    try:
+        import idna
+
+        return idna.encode(text.rstrip("."), uts46=True).decode("ascii")
+    except ImportError:  # pragma: no cover - idna comes with the DNS stack
+        try:
+            return text.rstrip(".").encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    except (idna.IDNAError, UnicodeError):
+        return None
+
+
+def chosen_domains(stack: StackSettings, wanted: list[str]) -> list[str]:
+    """The stack's domains named by ``--domain`` (all when none is named); an unknown one is bad input."""
+    names = [domain_argument(d, "--domain") for d in wanted]
+    known = [d.domain for d in stack.domains]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        message = f"--domain {', '.join(unknown)}: not in the stack (it has {', '.join(sorted(known))})"
+        raise ConfigError(Problem("", "unknown-domain", message))
+    return [d for d in known if not names or d in names]
 
 
 def bounded_int(text: str | int, *, name: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} {text!r} must be a whole number from {low} to {high}") from None
+        raise ConfigError(Problem("", "usage", f"{name} {text!r} must be a whole number from {low} to {high}")) from None
     if not low <= value <= high:
-        raise ConfigError(f"{name} {value} must be from {low} to {high}")
+        raise ConfigError(Problem("", "usage", f"{name} {value} must be from {low} to {high}"))
     return value
 
 
@@ -53,7 +89,7 @@ def print_json(data: object) -> None:
 def load_stack_from_args(args: argparse.Namespace) -> LoadedStack:
     """The stack named by --stack or --config (one of them is required)."""
     if not args.stack and not args.config:
-        raise ConfigError("name a stack: --stack NAME (reads stacks/Pulumi.NAME.yaml) or --config FILE")
+        raise ConfigError(Problem("", "usage", "name a stack: --stack NAME (reads stacks/Pulumi.NAME.yaml) or --config FILE"))
     return load_stack(stack=args.stack, config_file=args.config)
 
 
@@ -66,4 +102,5 @@ def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | No
     loaded = load_stack_from_args(args)
     lock = read_lock(stack_lock_path(loaded))
     dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
-    return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public))
+    only = chosen_domains(loaded.settings, getattr(args, "domain", None) or [])
+    return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public, only=only))

@@ -27,6 +27,7 @@ from typing import Any
 from sending_domain.cli.common import (
     add_nameserver_option,
     add_stack_options,
+    chosen_domains,
     domain_argument,
     load_stack_from_args,
     print_json,
@@ -104,12 +105,8 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _chosen(stack: StackSettings, wanted: list[str]) -> list[DomainSettings]:
-    names = [domain_argument(d, "--domain") for d in wanted]
-    known = {d.domain for d in stack.domains}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise ConfigError(Problem("", "unknown-domain", f"--domain {', '.join(unknown)}: not in the stack (it has {', '.join(sorted(known))})"))
-    return [d for d in stack.domains if not names or d.domain in names]
+    names = chosen_domains(stack, wanted)
+    return [d for d in stack.domains if d.domain in names]
 
 
 def _wait(text: str) -> float:
