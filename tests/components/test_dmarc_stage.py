@@ -75,6 +75,13 @@ def failures(olds: dict, news: dict) -> list[tuple[str, str]]:
         ({}, props("reject"), [("p", FIRST_AT_REJECT)]),
         ({}, props("reject", force=True), []),
         (props("reject", domain="example.org"), props("reject"), [("p", FIRST_AT_REJECT)]),
+        # an adopted domain: no state, the live policy is where it starts
+        ({}, props("reject", start={"p": "reject", "pct": 100.0}), []),
+        ({}, props("quarantine", 25.0, start={"p": "quarantine", "pct": 10.0}), []),
+        ({}, props("reject", start={"p": "none", "pct": 100.0}), [("p", NONE_TO_REJECT)]),
+        ({}, props("none", start={"p": "reject", "pct": 100.0}), []),  # lowering: refused earlier, by the pre-flight
+        # with state, the state decides whatever the live policy was
+        (props("none"), props("reject", start={"p": "reject", "pct": 100.0}), [("p", NONE_TO_REJECT)]),
     ],
 )
 def test_check_enforces_the_ladder(olds: dict, news: dict, expected: list[tuple[str, str]]) -> None:
