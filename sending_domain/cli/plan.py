@@ -6,7 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from sending_domain.cli.common import add_domain_option, add_stack_options, desired_offline, print_json
+from sending_domain.cli.common import (
+    add_domain_option,
+    add_nameserver_option,
+    add_stack_options,
+    desired_offline,
+    print_json,
+)
+from sending_domain.core.adopt import Adoption
 from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
 from sending_domain.core.text import printable
 
@@ -18,27 +25,56 @@ def register(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     add_domain_option(plan, "plan only this domain (repeatable)")
     plan.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` file: shows the deployed DKIM public keys")
+    plan.add_argument(
+        "--live", action="store_true",
+        help="also read what is live at every name the stack publishes (DNS) and say, per record, whether the "
+             "deploy creates, adopts, updates or deletes it, or is blocked by it (exit 1 when blocked)",
+    )
+    add_nameserver_option(plan)
     plan.set_defaults(func=run_plan)
 
 
 def run_plan(args: argparse.Namespace) -> int:
     loaded, _, desired = desired_offline(args)
+    adoptions = live_adoptions_from_args(args, loaded.settings, desired) if args.live else None
     render = {"table": render_table, "json": render_json, "zone": render_zone}[args.format]
-    output = render(desired, loaded.stack_name)
+    output = render(desired, loaded.stack_name, adoptions) if adoptions is not None else render(desired, loaded.stack_name)
     if args.format == "zone":
         for warning in zone_warnings(desired):
             print(f"warning: {printable(warning)}", file=sys.stderr)
     if output is not None:
         print(output)
-    return 0
+    return 1 if adoptions and any(a.blockers for a in adoptions) else 0
+
+
+def live_adoptions_from_args(args: argparse.Namespace, stack: object, desired: Sequence[DesiredDomain]) -> list[Adoption]:
+    from sending_domain.desired import run_sync
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.live import live_adoptions
+
+    return run_sync(live_adoptions(stack, desired, AsyncResolver(args.nameserver)))  # type: ignore[arg-type]
+
+
+def adoption_lines(adoption: Adoption) -> list[str]:
+    """One line per live record or desired record: what the deploy does with it, and why."""
+    lines = []
+    for step in sorted(adoption.steps, key=lambda s: (s.name, s.type, s.action)):
+        live = f" {printable(_elide(step.live.text))!r}" if step.live is not None else ""
+        lines.append(f"live: {step.action:<9} {step.name} {step.type}{live}: {printable(step.reason)}")
+    return lines
+
+
+def _elide(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _pending_value(p: PendingDkim) -> str:
     return f"(generated at deploy: {p.algorithm} key, {p.state})"
 
 
-def render_table(desired: Sequence[DesiredDomain], stack: str) -> str:
+def render_table(desired: Sequence[DesiredDomain], stack: str, adoptions: Sequence[Adoption] | None = None) -> str:
     lines = [f"# stack {stack}"]
+    live = {a.domain: a for a in adoptions or ()}
     for d in desired:
         lines += ["", f"## {d.domain}  (SPF: {d.spf.lookups} DNS lookup(s) after flattening, {d.spf.original_lookups} before)"]
         rows = [(r.record.name, r.record.type, str(r.record.ttl), _display(r)) for r in d.records]
@@ -47,6 +83,8 @@ def render_table(desired: Sequence[DesiredDomain], stack: str) -> str:
         lines.append(f"{'NAME':<{width[0]}}  {'TYPE':<{width[1]}}  {'TTL':>{width[2]}}  VALUE")
         lines += [f"{n:<{width[0]}}  {t:<{width[1]}}  {ttl:>{width[2]}}  {v}" for n, t, ttl, v in rows]
         lines += [f"warning: {w}" for w in d.warnings]
+        if d.domain in live:
+            lines += adoption_lines(live[d.domain])
     return "\n".join(lines)
 
 
@@ -58,7 +96,8 @@ def _display(r: DesiredRecord) -> str:
 JSON_VERSION = 1
 
 
-def render_json(desired: Sequence[DesiredDomain], stack: str) -> None:
+def render_json(desired: Sequence[DesiredDomain], stack: str, adoptions: Sequence[Adoption] | None = None) -> None:
+    live = {a.domain: a for a in adoptions or ()}
     print_json({
         "version": JSON_VERSION,
         "kind": "plan",
@@ -73,6 +112,7 @@ def render_json(desired: Sequence[DesiredDomain], stack: str) -> None:
                 "spf": {"lookups": d.spf.lookups, "original_lookups": d.spf.original_lookups},
                 "dmarc": d.dmarc_value,
                 "warnings": list(d.warnings),
+                **({"live": [s.as_json() for s in live[d.domain].steps]} if d.domain in live else {}),
             }
             for d in desired
         ],
@@ -85,7 +125,7 @@ def zone_warnings(desired: Sequence[DesiredDomain]) -> list[str]:
     return [f"{d.domain}: {w}" for d in desired for w in d.warnings]
 
 
-def render_zone(desired: Sequence[DesiredDomain], stack: str) -> str:
+def render_zone(desired: Sequence[DesiredDomain], stack: str, adoptions: Sequence[Adoption] | None = None) -> str:
     """RFC 1035 master-file lines, absolute names, one section per Cloudflare zone."""
     by_zone: dict[str, list[str]] = {}
     for d in desired:
@@ -95,6 +135,7 @@ def render_zone(desired: Sequence[DesiredDomain], stack: str) -> str:
             by_zone.setdefault(p.zone.name or d.domain, []).append(f"; {p.name}. TXT {_pending_value(p)}")
     lines = [f"; stack {stack}: records managed by sending-domain"]
     lines += [f"; warning: {printable(w)}" for w in zone_warnings(desired)]
+    lines += [f"; {a.domain} {line}" for a in adoptions or () for line in adoption_lines(a)]
     for zone in sorted(by_zone):
         lines += ["", f"; zone {zone}", *sorted(by_zone[zone], key=lambda line: line.lstrip("; "))]
     return "\n".join(lines)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from sending_domain.core import dkim
+from sending_domain.core import dkim, dmarc
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.records import quote_txt
 from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
@@ -177,7 +177,8 @@ def compare(
     missing = questions(desired, observed) - observed.keys()
     if missing:
         raise ValueError(f"no answer for {', '.join(f'{n} {t}' for n, t in sorted(missing))}")
-    slots = _wanted_slots(desired)
+    written = {d.domain for d in desired if _spf_as_written(d, observed)}
+    slots = _wanted_slots(desired, written)
     for domain in desired:
         for index in range(_chain_count(domain) + 1, MAX_CHAINS + 1):
             slots.setdefault((_chain_name(index, domain.domain), "TXT", "spf"), [])
@@ -188,24 +189,68 @@ def compare(
         answer = observed.get(slot[:2])
         changes += _slot_changes(slot, wants, _ours(slot[2], answer.values if answer else ()))
     notes = [_pending_note(p) for d in desired for p in d.pending]
+    notes += [_written_note(d) for d in desired if d.domain in written]
     checked = sum(len(d.records) + len(d.pending) for d in desired)
     return Plan(stack, tuple(sorted(changes, key=lambda c: c.sort_key)), tuple(sorted(vendors, key=lambda v: v.term)),
                 tuple(sorted(notes)), checked)
 
 
-def _wanted_slots(desired: Collection[DesiredDomain]) -> dict[Slot, list[_Want]]:
+def _wanted_slots(desired: Collection[DesiredDomain], written: Collection[str]) -> dict[Slot, list[_Want]]:
     slots: dict[Slot, list[_Want]] = {}
     for domain in desired:
         for r in domain.records:
-            slots.setdefault((r.record.name, r.record.type, _NAMESPACE[r.purpose]), []).append(_record_want(r))
+            if domain.domain in written and r.purpose in ("spf", "spf-chain"):
+                continue  # the live record is the stack's own as written: same meaning, chains not needed yet
+            slots.setdefault((r.record.name, r.record.type, _NAMESPACE[r.purpose]), []).append(_record_want(r, domain))
         for p in domain.pending:
             slots.setdefault((p.name, "TXT", "dkim"), []).append(_pending_want(p))
     return slots
 
 
-def _record_want(desired: DesiredRecord) -> _Want:
+def _record_want(desired: DesiredRecord, domain: DesiredDomain) -> _Want:
     shown = _live_form(desired)
+    if desired.purpose == "dmarc":
+        return _Want(shown, "dmarc", lambda live: live == shown or _same_dmarc(live, domain.dmarc_policy, shown))
     return _Want(shown, desired.purpose, lambda live: live == shown)
+
+
+def _same_dmarc(live: str, policy: dmarc.DmarcPolicy, shown: str) -> bool:
+    """Compared by tags (RFC 7489 §6.4: order and case of keywords carry no meaning), ``t`` included."""
+    try:
+        tags = dmarc.parse_dmarc_value(live)
+        got = dmarc.policy_from_tags(tags)
+    except ValueError:
+        return False
+    want_t = dmarc.parse_dmarc_value(shown).get("t", "n").lower()
+    return got == policy and tags.get("t", "n").lower() == want_t
+
+
+def _spf_as_written(domain: DesiredDomain, observed: Mapping[Question, Answer]) -> bool:
+    """Whether the live SPF record at the domain is the stack's record before flattening, term for term.
+
+    That is what a domain adopted with ``sending-domain init`` publishes until its first deployment: it means
+    the same as the flattened set (same senders, same ``all``), as long as receivers can evaluate it
+    (RFC 7208 §4.6.4: at most 10 lookups). Its chained records are then not needed yet.
+    """
+    if not domain.spf_written or domain.spf.original_lookups > MAX_LOOKUPS:
+        return False
+    answer = observed.get((domain.domain, "TXT"))
+    live = _ours("spf", answer.values if answer else ())
+    return len(live) == 1 and same_spf_terms(live[0], domain.spf_written)
+
+
+def same_spf_terms(live: str, written: str) -> bool:
+    """Two SPF records with the same terms in the same order (case and an explicit ``+`` aside)."""
+
+    def terms(text: str) -> list[str]:
+        return [t[1:] if t.startswith("+") else t for t in text.lower().split()]
+
+    return terms(live) == terms(written)
+
+
+def _written_note(domain: DesiredDomain) -> str:
+    return (f"{domain.domain}: the live SPF record is the stack's record as written ({domain.spf.original_lookups} "
+            "lookups), not yet flattened; the next deployment publishes the flattened form, which means the same")
 
 
 def _live_form(desired: DesiredRecord) -> str:

@@ -63,6 +63,7 @@ class DesiredDomain:
     dmarc_value: str
     warnings: tuple[str, ...]
     dmarc_policy: dmarc.DmarcPolicy  # what dmarc_value publishes
+    spf_written: str = ""  # the SPF record as the stack writes it, before flattening (spf_root_text)
 
 
 def spf_root_text(settings: DomainSettings) -> str:
@@ -122,7 +123,8 @@ def render_domain(
         mail_from = settings.ses.mail_from
         out.append(DesiredRecord(f"{domain}-mail-from-mx", zone, Record.mx(mail_from, ses_feedback_host(settings.ses.region), 10, ttl), "mail-from-mx"))
         out.append(DesiredRecord(f"{domain}-mail-from-spf", zone, Record.txt(mail_from, SES_SPF, ttl), "mail-from-spf"))
-    return DesiredDomain(domain, tuple(out), tuple(pending), spf, dmarc_rec.value, tuple(spf.warnings) + tuple(warnings), policy)
+    warned = tuple(spf.warnings) + tuple(warnings)
+    return DesiredDomain(domain, tuple(out), tuple(pending), spf, dmarc_rec.value, warned, policy, spf_root_text(settings))
 
 
 def _zone_for(name: str, zones: Mapping[str, ZoneRef]) -> ZoneRef:

@@ -64,8 +64,8 @@ EXPECTED_EXAMPLE = StackSettings(
                 DkimKeySettings("ed2026a", "ed25519", "pending"),
             ),
             dmarc=DmarcSettings(
-                p="quarantine",
-                pct=25,
+                p="none",
+                pct=100,
                 sp="quarantine",
                 np="reject",
                 adkim="r",
@@ -553,3 +553,14 @@ def test_report_uris_the_stack_accepts_render(uris: list[str]) -> None:
     except ConfigError:
         return
     assert dmarc_policy(domain).rua == domain.dmarc.rua
+
+
+def test_adopt_is_off_by_default_inherited_from_defaults_and_overridable() -> None:
+    def domain(name: str, **extra: object) -> dict:
+        return {"domain": name, "zone": name, "senders": [], "dmarc": {"p": "none"}, **extra}
+
+    assert parse_settings({"domains": [domain("example.com")]}).domains[0].adopt is False
+    stack = parse_settings({"defaults": {"adopt": True},
+                            "domains": [domain("example.com"), domain("example.org", adopt=False)]})
+    assert [d.adopt for d in stack.domains] == [True, False]
+    assert problems_of({"domains": [domain("example.com", adopt="yes")]}) == [("domains[0].adopt", "type")]

@@ -343,3 +343,35 @@ def test_json_rendering_is_exact() -> None:
                                 "detail": "its addresses changed", "message": vendor_message(SMALL.vendors[0])}]
     assert data["notes"] == ["s2._domainkey.example.com: pending"]
     assert render_json(SMALL) == render_json(SMALL)
+
+
+# --- adopted domains: the record as written, DMARC by tags ------------------------------------------------
+
+
+def test_the_stack_record_as_written_is_no_drift_and_says_so() -> None:
+    written = DESIRED[0].spf_written
+    assert written.startswith("v=spf1 ip4:10.1.0.1 ip4:10.2.0.1") and written.endswith(" -all")
+    observed = live({("example.com", "TXT"): (written.replace("ip4:10.1.0.1", "+IP4:10.1.0.1"),),
+                     ("_spf1.example.com", "TXT"): None, ("_spf2.example.com", "TXT"): None})
+    plan = compare("dev", DESIRED, observed)
+    assert plan.changes == ()
+    assert any(n.startswith("example.com: the live SPF record is the stack's record as written (0 lookups), not yet flattened")
+               for n in plan.notes)
+
+
+def test_a_record_with_other_terms_or_order_is_still_drift() -> None:
+    written = DESIRED[0].spf_written.split()
+    reordered = " ".join([written[0], written[2], written[1], *written[3:]])
+    observed = live({("example.com", "TXT"): (reordered,)})
+    assert [c.action for c in compare("dev", DESIRED, observed).changes] == ["update"]
+
+
+def test_dmarc_is_compared_by_tags_not_by_text() -> None:
+    shown = PUBLISHED[("_dmarc.example.com", "TXT")][0]
+    assert shown == "v=DMARC1; p=quarantine; pct=25; t=y; rua=mailto:dmarc@example.com"
+    same = "v=DMARC1;  rua=mailto:dmarc@Example.COM; T=Y; pct=25; p=Quarantine; adkim=r"
+    assert compare("dev", DESIRED, live({("_dmarc.example.com", "TXT"): (same,)})).changes == ()
+    without_t = "v=DMARC1; p=quarantine; pct=25; rua=mailto:dmarc@example.com"  # RFC 9989 receivers enforce fully
+    assert only(compare("dev", DESIRED, live({("_dmarc.example.com", "TXT"): (without_t,)}))).action == "update"
+    stronger = "v=DMARC1; p=reject; pct=25; t=y; rua=mailto:dmarc@example.com"
+    assert only(compare("dev", DESIRED, live({("_dmarc.example.com", "TXT"): (stronger,)}))).action == "update"
