@@ -50,7 +50,10 @@ WELL_KNOWN_SENDERS: Mapping[str, str] = MappingProxyType(
 
 # RFC 7208 §5.3/§5.4: a[:domain][/ip4-cidr][//ip6-cidr], the same for mx.
 _HOST_TERM = re.compile(r"^(?P<mech>a|mx)(?::(?P<domain>[^/]+))?(?:/(?P<v4>\d{1,2}))?(?://(?P<v6>\d{1,3}))?$")
-_MIN_PREFIX = {4: 8, 6: 16}  # shorter prefixes authorize a large part of the Internet, like +all
+# Shorter prefixes authorize a large part of the Internet, like +all. The SPF flattener applies the same
+# floor to what vendors' trees authorize (core/spf/floor.py).
+MIN_PREFIX: Mapping[int, int] = MappingProxyType({4: 8, 6: 16})
+_MIN_PREFIX = MIN_PREFIX
 _UNSUPPORTED = {
     "ptr": "ptr is deprecated and slow (RFC 7208 §5.5); list the addresses with ip4:/ip6:",
     "exists": "exists: needs macros; include a record that contains it with include:",

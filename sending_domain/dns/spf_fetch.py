@@ -12,22 +12,27 @@ import asyncio
 
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.spf.flatten import FlattenOptions, Flattened, flatten_evaluation
-from sending_domain.core.spf.tree import Evaluation, evaluate, missing_answers
+from sending_domain.core.spf.tree import Evaluation, WalkMemo, evaluate, missing_answers
 from sending_domain.dns.resolver import AsyncResolver
 
 
-async def fetch_and_evaluate(domain: str, resolver: AsyncResolver, record_text: str | None = None) -> tuple[Evaluation, dict[Question, Answer]]:
+async def fetch_and_evaluate(
+    domain: str, resolver: AsyncResolver, record_text: str | None = None, *, anonymous: bool = False
+) -> tuple[Evaluation, dict[Question, Answer]]:
     """Evaluate ``domain``'s SPF tree (or ``record_text`` published there); returns it and the answers used.
 
-    A transient DNS failure propagates: nothing is published from a partial tree. Questions still in
-    flight then are left to finish in the resolver, for the other callers asking the same.
+    ``anonymous``: ``record_text`` is published nowhere (a lock entry), see :func:`evaluate`. A transient DNS
+    failure propagates: nothing is published from a partial tree. Questions still in flight then are left
+    to finish in the resolver, for the other callers asking the same. The walk after each answer reuses
+    what earlier walks completed (:class:`WalkMemo`), so the work grows with the tree, not its square.
     """
     known: dict[Question, Answer] = {}
     inflight: dict[Question, asyncio.Future[Answer]] = {}
+    memo = WalkMemo()
     while True:
-        missing = missing_answers(domain, known, record_text)
+        missing = missing_answers(domain, known, record_text, anonymous=anonymous, memo=memo)
         if not missing:
-            ev = evaluate(domain, known, record_text)
+            ev = evaluate(domain, known, record_text, anonymous=anonymous)
             return ev, {q: known[q] for q in ev.used}
         for question in sorted(missing - inflight.keys(), key=_ask_order):
             inflight[question] = resolver.ask(*question)

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from sending_domain.core.dnsdata import Snapshot
 from sending_domain.core.errors import SpfError
 from sending_domain.core.records import Record
-from sending_domain.core.spf.netset import NetSet
+from sending_domain.core.senders import MIN_PREFIX
+from sending_domain.core.spf.floor import wide_networks
+from sending_domain.core.spf.netset import NetSet, first_match
 from sending_domain.core.spf.terms import Modifier, SpfRecord, format_network, parse_record
-from sending_domain.core.spf.tree import Evaluation, KeptTerm, NetRule, Program, evaluate, spf_record_of
+from sending_domain.core.spf.tree import MAX_VOID, Evaluation, KeptTerm, NetRule, Program, evaluate, spf_record_of
 
 MAX_LOOKUPS = 10  # RFC 7208 §4.6.4
 MAX_BYTES = 450  # all TXT at one name, so the answer fits a 512-byte UDP reply (RFC 7208 §3.4)
@@ -33,6 +35,12 @@ class FlattenOptions:
     max_bytes: int = MAX_BYTES
     chain_prefix: str = "_spf"
     ttl: int = 300
+    # The safety floor (floor.py): a passed network wider than this, or +all, is refused, or only warned
+    # about when refuse_wide is False (`spf flatten`, which publishes nothing).
+    floor: tuple[int, int] = (MIN_PREFIX[4], MIN_PREFIX[6])
+    refuse_wide: bool = True
+    allow_wide: tuple[str, ...] = ()  # root terms the stack trusts with wide networks (spf.allowWide)
+    sender_keys: tuple[str, ...] = ()  # where each root term comes from in the stack: domains[0].senders[1]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class _Group:
 
     qualifier: str
     tokens: list[str]
+    nets: NetSet
     inline: list[str] = field(default_factory=list)
     chains: list[list[str]] = field(default_factory=list)
 
@@ -73,6 +82,8 @@ def flatten(program: Program, root: SpfRecord, options: FlattenOptions = Flatten
     items = _items(program)
     tail = _tail(program, root)
     warn = list(warnings) + [f"{k.text} is kept as written ({k.reason}); it costs {k.cost} lookup(s)" for k in items if isinstance(k, KeptTerm)]
+    warn += _empty_terms(program, options)
+    warn += _floor(program, options)
     chains = 0
     while True:
         _layout(items, program.domain, tail, chains, options)
@@ -81,6 +92,7 @@ def flatten(program: Program, root: SpfRecord, options: FlattenOptions = Flatten
             break
         chains = needed
     records = _records(items, program.domain, tail, options)
+    _check_voids(items, program)
     lookups = _count(items, program) + (len(records) - 1)
     if lookups > options.max_lookups:
         raise SpfError(_over_limit(program.domain, items, program, len(records) - 1, lookups, options))
@@ -88,23 +100,26 @@ def flatten(program: Program, root: SpfRecord, options: FlattenOptions = Flatten
 
 
 def _items(program: Program) -> list[_Item]:
-    """Disjoint groups per qualifier between kept terms, in evaluation order."""
+    """Disjoint groups per qualifier between kept terms, in evaluation order.
+
+    First match wins across the whole record (§4.6.2), kept terms in between do not change which network
+    rule decides an address; one sweep (:func:`first_match`) gives every rule the addresses it decides.
+    """
+    net_rules = [r for r in program.rules if isinstance(r, NetRule)]
+    decided = dict(zip(map(id, net_rules), first_match([r.nets for r in net_rules])))
     items: list[_Item] = []
-    covered = NetSet()
     pending: list[NetRule] = []
 
     def close() -> None:
-        nonlocal covered
-        by_q: dict[str, NetSet] = {}
+        by_q: dict[str, list[NetSet]] = {}
         for rule in pending:
-            fresh = rule.nets - covered
-            covered = covered | rule.nets
-            by_q[rule.qualifier] = by_q.get(rule.qualifier, NetSet()) | fresh
+            by_q.setdefault(rule.qualifier, []).append(decided[id(rule)])
         for q in QUALIFIER_ORDER:
-            if by_q.get(q):
+            nets = NetSet.union(by_q.get(q, ()))
+            if nets:
                 prefix = "" if q == "+" else q
-                tokens = [f"{prefix}ip{n.version}:{format_network(n)}" for n in by_q[q].networks]
-                items.append(_Group(q, tokens))
+                tokens = [f"{prefix}ip{n.version}:{format_network(n)}" for n in nets.networks]
+                items.append(_Group(q, tokens, nets))
         pending.clear()
 
     for rule in program.rules:
@@ -115,6 +130,41 @@ def _items(program: Program) -> list[_Item]:
             items.append(rule)
     close()
     return items
+
+
+def _empty_terms(program: Program, options: FlattenOptions) -> list[str]:
+    """A root a/mx/include term that authorizes no address is most likely a typo: say so, by stack key."""
+    out = []
+    for index, rule in enumerate(program.rules):
+        if not isinstance(rule, NetRule) or rule.nets or not rule.source:
+            continue
+        term = rule.source.split(" ", 1)[0]
+        kind = term.lstrip("+-~?").split(":", 1)[0].split("/", 1)[0]
+        if kind not in ("a", "mx", "include"):
+            continue
+        where = f"{options.sender_keys[index]} ({term})" if index < len(options.sender_keys) else rule.source
+        why = {"a": "its name has no A or AAAA record", "mx": "its name has no MX hosts with addresses",
+               "include": "the included record passes no address"}[kind]
+        out.append(f"{where} authorizes no address ({why}), so it adds nothing to the record; check the name")
+    return out
+
+
+def _floor(program: Program, options: FlattenOptions) -> list[str]:
+    """Refuse (or warn about) passed networks wider than the floor, unless the stack trusts every root term."""
+    floor = {4: options.floor[0], 6: options.floor[1]}
+    found = [w for w in wide_networks(program, floor) if not set(w.roots) <= set(options.allow_wide)]
+    if not found:
+        return []
+    what = "; ".join(w.describe() for w in found)
+    head = (f"the flattened SPF set of {program.domain} would authorize {what}: wider than the /{floor[4]} (IPv4) "
+            f"and /{floor[6]} (IPv6) floor the stack applies to its own senders")
+    if not options.refuse_wide:
+        return [head]
+    roots = sorted({r for w in found for r in w.roots} - set(options.allow_wide))
+    raise SpfError(
+        f"{head}. Refused: it would let almost anyone send as {program.domain}. Ask the vendor to fix its record, or remove it; "
+        f"if you trust it with these addresses, list it in spf.allowWide ({', '.join(roots)})"
+    )
 
 
 def _tail(program: Program, root: SpfRecord) -> list[str]:
@@ -184,6 +234,20 @@ def _records(items: list[_Item], domain: str, tail: list[str], options: FlattenO
 def _count(items: list[_Item], program: Program) -> int:
     kept = sum(k.cost for k in items if isinstance(k, KeptTerm))
     return kept + (program.redirect.cost if program.redirect else 0)
+
+
+def _check_voids(items: list[_Item], program: Program) -> None:
+    """Terms kept as written make their void lookups at receivers: the published set must stay within two."""
+    kept = [k for k in items if isinstance(k, KeptTerm)] + ([program.redirect] if program.redirect else [])
+    for family, index in ((4, 0), (6, 1)):
+        total = sum(k.voids[index] for k in kept)
+        if total > MAX_VOID:
+            named = "; ".join(f"{k.text} makes {k.voids[index]}" for k in kept if k.voids[index])
+            raise SpfError(
+                f"the flattened SPF set of {program.domain} would still make {total} void lookups for IPv{family} "
+                f"clients through terms kept as written, more than {MAX_VOID}: receivers return permerror "
+                f"(RFC 7208 §4.6.4): {named}. Fix or remove the names without addresses in those trees"
+            )
 
 
 def _over_limit(domain: str, items: list[_Item], program: Program, chains: int, lookups: int, options: FlattenOptions) -> str:

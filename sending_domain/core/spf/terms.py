@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from sending_domain.core.errors import SpfSyntaxError
+from sending_domain.core.text import printable
 
 QUALIFIERS = "+-~?"
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
@@ -128,8 +129,14 @@ def is_spf_record(text: str) -> bool:
 
 
 def parse_record(text: str, domain: str = "") -> SpfRecord:
-    """Parse one SPF record; ``domain`` names where it came from in error messages."""
-    return _parse_cached(text, domain)
+    """Parse one SPF record; ``domain`` names where it came from in error messages.
+
+    The record may come from DNS, so the text of an error has its control characters escaped.
+    """
+    try:
+        return _parse_cached(text, domain)
+    except SpfSyntaxError as e:
+        raise SpfSyntaxError(printable(str(e))) from None
 
 
 @lru_cache(maxsize=4096)

@@ -27,7 +27,7 @@ def snap(**records: object) -> dict:
     return out
 
 
-def texts(record: str, answers: dict, **kw: int) -> list[str]:
+def texts(record: str, answers: dict, **kw: object) -> list[str]:
     return [r.value for r in flatten_snapshot(D, answers, record, FlattenOptions(**kw)).records]
 
 
@@ -52,7 +52,7 @@ def test_include_qualifier_applies_to_the_child_pass_set() -> None:
 
 def test_child_plus_all_passes_everything_not_decided_before() -> None:
     answers = snap(**{"open.example.net TXT": "v=spf1 -ip4:0.0.0.0/1 -ip6:::/1 +all"})
-    assert texts("v=spf1 include:open.example.net -all", answers) == ["v=spf1 ip4:128.0.0.0/1 ip6:8000::/1 -all"]
+    assert texts("v=spf1 include:open.example.net -all", answers, refuse_wide=False) == ["v=spf1 ip4:128.0.0.0/1 ip6:8000::/1 -all"]
 
 
 def test_redirect_used_only_without_all() -> None:
@@ -115,18 +115,13 @@ def test_child_with_macro_is_kept_as_include_and_its_lookups_counted() -> None:
     (snap(**{"a.example.net TXT": "google-site-verification=x"}), "v=spf1 include:a.example.net -all",
      "include:a.example.net in example.com: a.example.net has no SPF record, which makes the evaluation permerror (RFC 7208 §5.2)"),
     (snap(**{"a.example.net TXT": "nxdomain"}), "v=spf1 include:a.example.net -all",
-     "include:a.example.net in example.com: a.example.net has no SPF record, which makes the evaluation permerror (RFC 7208 §5.2)"),
+     "include:a.example.net in example.com: a.example.net does not exist (NXDOMAIN), which makes the evaluation permerror (RFC 7208 §5.2)"),
     (snap(**{"a.example.net TXT": ["v=spf1 -all", "v=spf1 +all"]}), "v=spf1 include:a.example.net -all",
      "a.example.net publishes 2 SPF records; receivers return permerror (RFC 7208 §4.5)"),
     (snap(**{"m.example.net MX": [f"{i} mx{i}.example.net" for i in range(11)]}), "v=spf1 mx:m.example.net -all",
      "mx:m.example.net in example.com: m.example.net has 11 MX records, more than 10: permerror (RFC 7208 §4.6.4)"),
     (snap(**{"a.example.net TXT": "v=spf1 ip4:192.0.2.1 foo:bar"}), "v=spf1 include:a.example.net -all",
      "term 'foo:bar' in the SPF record of a.example.net: unknown mechanism"),
-    (snap(**{f"h{i}.example.net {t}": "nodata" for i in range(3) for t in ("A", "AAAA")}),
-     "v=spf1 a:h0.example.net a:h1.example.net a:h2.example.net -all",
-     "the SPF tree of example.com makes 3 void lookups for IPv4 clients, more than 2: receivers return permerror "
-     "(RFC 7208 §4.6.4); fix or remove the terms that point at names without addresses: a:h0.example.net in example.com, "
-     "a:h1.example.net in example.com, a:h2.example.net in example.com"),
 ])
 def test_refuses_what_receivers_would_fail_on(answers: dict, record: str, reason: str) -> None:
     with pytest.raises(SpfError) as err:

@@ -44,3 +44,24 @@ def test_networks_are_the_fewest_exact_cidrs() -> None:
     hole = s - NetSet.of([ipaddress.ip_network("10.0.0.5/32")])
     assert [str(n) for n in hole.networks] == ["10.0.0.0/30", "10.0.0.4/32", "10.0.0.6/31", "10.0.0.8/29", "10.0.0.16/28",
                                                 "10.0.0.32/27", "10.0.0.64/26", "10.0.0.128/25", "10.0.1.1/32"]
+
+
+@given(st.lists(netsets(), max_size=6))
+def test_first_match_gives_each_address_to_the_first_set_that_holds_it(sets) -> None:
+    from sending_domain.core.spf.netset import first_match
+
+    parts = first_match([s for s, _ in sets])
+    expected: list[set[tuple[int, int]]] = []
+    taken: set[tuple[int, int]] = set()
+    for _, addresses in sets:
+        expected.append(addresses - taken)
+        taken |= addresses
+    assert [members(p) for p in parts] == expected
+    assert all(p.ranges == NetSet(p.ranges).ranges and p == NetSet.union([p]) for p in parts)  # canonical form
+
+
+@given(netsets(), netsets())
+def test_intersection_and_union_of_many(a, b) -> None:
+    (x, xs), (y, ys) = a, b
+    assert members(x & y) == xs & ys
+    assert NetSet.union([x, y, x]) == x | y
