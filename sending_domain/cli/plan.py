@@ -59,7 +59,7 @@ def adoption_lines(adoption: Adoption) -> list[str]:
     """One line per live record or desired record: what the deploy does with it, and why."""
     lines = []
     for step in sorted(adoption.steps, key=lambda s: (s.name, s.type, s.action)):
-        live = f" {printable(_elide(step.live.text))!r}" if step.live is not None else ""
+        live = f" {_elide(step.live.text)!r}" if step.live is not None else ""
         lines.append(f"live: {step.action:<9} {step.name} {step.type}{live}: {printable(step.reason)}")
     return lines
 
