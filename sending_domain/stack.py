@@ -30,6 +30,11 @@ _SETTINGS_PATH = f"config.{SETTINGS_KEY}"
 # Pulumi stack names: "stack", "org/stack" or "org/project/stack"; the file is named after the last part.
 _STACK_NAME = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<name>.+)\.ya?ml$")
+MAX_STACK_BYTES = 16 * 2**20  # 40,000 domains take about 7 MiB
+MAX_DEPTH = 32  # a stack file nests about eight levels
+MAX_NUMBER_CHARS = 20  # no setting is a number longer than this; Python refuses to read over 4,300 digits
+_INT_TAG = "tag:yaml.org,2002:int"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,7 @@ def load_stack(
 ) -> LoadedStack:
     """Read ``--stack NAME`` (``<project_dir>/stacks/Pulumi.NAME.yaml``) or ``--config FILE``; check everything."""
     path, name = _resolve(stack, config_file, project_dir if project_dir is not None else Path.cwd())
-    node, document = _parse_yaml(_read(path), path)
-    duplicates = list(_duplicate_keys(node))
+    node, document, duplicates = _parse_yaml(_read(path), path)
     raw = _settings_block(document, path)
     try:
         settings = parse_settings(raw, source=str(path))
@@ -88,22 +92,56 @@ def _stack_name(stack: str) -> str:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        data = _read_at_most(path, MAX_STACK_BYTES + 1)
     except FileNotFoundError as e:
         message = f"no stack file at {path}; copy stacks/Pulumi.example.yaml to start one, or pass --config FILE"
         raise ConfigError(Problem("", "file-not-found", message), source=str(path)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        message = f"cannot read {path}: {e}"
+    except OSError as e:
+        message = f"cannot read {path}: {e.strerror or e}"
         raise ConfigError(Problem("", "file-unreadable", message), source=str(path)) from e
+    if len(data) > MAX_STACK_BYTES:
+        message = f"the stack file is larger than {MAX_STACK_BYTES // 2**20} MiB; split the domains over several stacks"
+        raise ConfigError(Problem("", "file-too-large", message), source=str(path))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        message = f"cannot read {path}: not UTF-8 text (line {line}, byte {e.start})"
+        raise ConfigError(Problem("", "file-unreadable", message), source=str(path)) from None
 
 
-def _parse_yaml(text: str, path: Path) -> tuple[yaml.Node | None, object]:
-    loader = yaml.SafeLoader(text)
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The file's first ``limit`` bytes, read in chunks: no buffer of ``limit`` bytes for a small file."""
+    chunks: list[bytes] = []
+    size = 0
+    with path.open("rb") as f:
+        while size < limit and (chunk := f.read(min(2**20, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)
+
+
+def _parse_yaml(text: str, path: Path) -> tuple[yaml.Node | None, object, list[Problem]]:
+    """The document's node tree (aliases refused, depth and numbers bounded, checked once), its data, and its
+    duplicate keys."""
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
-        return node, (loader.construct_document(node) if node is not None else None)
+        if node is None:
+            return None, None, []
+        problems = _inspect(node)
+        if any(p.code != "yaml-duplicate-key" for p in problems):
+            raise ConfigError(problems, source=str(path))
+        return node, loader.construct_document(node), problems
     except yaml.YAMLError as e:
-        raise ConfigError(Problem("", "yaml-syntax", _yaml_message(e)), source=str(path)) from e
+        raise ConfigError(Problem("", "yaml-syntax", _yaml_message(e)), source=str(path)) from None
+    except RecursionError:  # the pure-Python parser, without libyaml's own nesting limit
+        mark = loader.get_mark() if hasattr(loader, "get_mark") else None
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        message = f"the YAML is nested deeper than {MAX_DEPTH} levels{where}; a stack file needs a handful"
+        raise ConfigError(Problem("", "yaml-depth", message), source=str(path)) from None
+    except (ValueError, OverflowError, TypeError) as e:  # a scalar YAML types but cannot build: 2026-02-30
+        raise ConfigError(Problem("", "yaml-value", f"a value cannot be read: {e}"), source=str(path)) from None
     finally:
         loader.dispose()
 
@@ -139,17 +177,74 @@ def _missing_message(config: dict) -> str:
 # --- pointing problems at lines ----------------------------------------------------------------
 
 
-def _walk(node: yaml.Node | None, path: str = "") -> Iterator[tuple[str, yaml.Node, yaml.Node | None]]:
-    """Every (path, value node, key node) of the document; a key path uses ``.key`` and ``[i]``."""
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = f"{path}.{key.value}" if path else f"{key.value}"
-            yield child, value, key
-            yield from _walk(value, child)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield f"{path}[{i}]", item, None
-            yield from _walk(item, f"{path}[{i}]")
+Chain = tuple  # (parent chain, ".key" or "[i]"); () is the root: the path text is built only when needed
+Visit = tuple[Chain, yaml.Node, "yaml.Node | None", int]  # (path, value node, key node, depth)
+
+
+def _path_text(chain: Chain) -> str:
+    parts: list[str] = []
+    while chain:
+        chain, part = chain
+        parts.append(part)
+    text = "".join(reversed(parts))
+    return text[1:] if text.startswith(".") else text
+
+
+def _walk(root: yaml.Node | None) -> Iterator[Visit]:
+    """Every (path, value node, key node, depth) below ``root`` in document order, each node once; a path reads
+    ``.key`` and ``[i]`` (:func:`_path_text`). A node reached twice is an alias (``*name``): :class:`_AliasFound`."""
+    if root is None:
+        return
+    seen = {id(root)}
+    todo: list[Visit] = [((), root, None, 0)]
+    while todo:
+        chain, node, _, depth = todo.pop()
+        children: list[Visit]
+        if isinstance(node, yaml.MappingNode):
+            children = [((chain, f".{key.value}"), value, key, depth + 1) for key, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [((chain, f"[{i}]"), item, None, depth + 1) for i, item in enumerate(node.value)]
+        else:
+            continue
+        for child in children:
+            if id(child[1]) in seen:
+                raise _AliasFound(_path_text(child[0]), (child[2] or node).start_mark.line + 1)
+            seen.add(id(child[1]))
+            yield child
+        todo.extend(reversed(children))
+
+
+class _AliasFound(Exception):
+    def __init__(self, path: str, line: int) -> None:
+        super().__init__(path)
+        self.path, self.line = path, line
+
+
+def _inspect(root: yaml.Node) -> list[Problem]:
+    """Refuse what would make the rest slow or fail: aliases, deep nesting, huge numbers; find duplicate keys.
+
+    One walk over the composed nodes, each visited once, before anything is built from them: an alias
+    ("billion laughs") would make every later walk expand it again, so it is refused at the first sight.
+    """
+    problems: list[Problem] = []
+    try:
+        for chain, node, _, depth in [((), root, None, 0), *_walk(root)]:
+            if isinstance(node, yaml.ScalarNode):
+                if node.tag == _INT_TAG and len(node.value) > MAX_NUMBER_CHARS:
+                    message = f"a number of {len(node.value)} characters (line {node.start_mark.line + 1}); no setting needs more than {MAX_NUMBER_CHARS}"
+                    problems.append(Problem(_relative(_path_text(chain)), "yaml-number", message))
+            elif depth >= MAX_DEPTH:
+                message = f"nested deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1}); a stack file needs a handful"
+                return [Problem(_relative(_path_text(chain)), "yaml-depth", message)]
+            elif isinstance(node, yaml.MappingNode):
+                problems += _duplicates_in(chain, node) if len(node.value) > 1 else ()
+    except _AliasFound as alias:
+        message = (
+            f"YAML aliases (*name) are not accepted in a stack file (line {alias.line}); write the value out "
+            "where it is used"
+        )
+        return [Problem(_relative(alias.path), "yaml-alias", message)]
+    return problems
 
 
 def _relative(path: str) -> str:
@@ -159,26 +254,23 @@ def _relative(path: str) -> str:
     return path[len(_SETTINGS_PATH) + 1 :] if path.startswith(_SETTINGS_PATH + ".") else path
 
 
-def _duplicate_keys(root: yaml.Node | None) -> Iterator[Problem]:
+def _duplicates_in(chain: Chain, node: yaml.MappingNode) -> Iterator[Problem]:
     """YAML keeps the last of two equal keys without a word; a stack file must not rely on that."""
-    for path, node, _ in [("", root, None), *_walk(root)]:
-        if not isinstance(node, yaml.MappingNode):
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode):
             continue
-        first: dict[str, int] = {}
-        for key, _ in node.value:
-            if not isinstance(key, yaml.ScalarNode):
-                continue
-            line = key.start_mark.line + 1
-            if key.value in first:
-                where = _relative(f"{path}.{key.value}" if path else str(key.value))
-                message = f"key '{key.value}' appears twice (lines {first[key.value]} and {line}); keep one"
-                yield Problem(where, "yaml-duplicate-key", message)
-            else:
-                first[key.value] = line
+        line = key.start_mark.line + 1
+        if key.value in first:
+            where = _relative(_path_text((chain, f".{key.value}")))
+            message = f"key '{key.value}' appears twice (lines {first[key.value]} and {line}); keep one"
+            yield Problem(where, "yaml-duplicate-key", message)
+        else:
+            first[key.value] = line
 
 
 def _with_lines(problems: list[Problem], root: yaml.Node | None) -> list[Problem]:
-    lines = {_relative(path): (key or value).start_mark.line + 1 for path, value, key in _walk(root)}
+    lines = {_relative(_path_text(chain)): (key or value).start_mark.line + 1 for chain, value, key, _ in _walk(root)}
     return [_at_line(problem, lines) for problem in problems]
 
 

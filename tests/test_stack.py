@@ -113,10 +113,9 @@ def test_yaml_syntax_error_reports_line_and_column(tmp_path: Path) -> None:
     write_stack(tmp_path, "dev", text)
     ((path, code, message),) = load_problems(stack="dev", project_dir=tmp_path)
     assert (path, code) == ("", "yaml-syntax")
-    assert message == (
-        "invalid YAML at line 8, column 14: while parsing a flow sequence, expected ',' or ']', but got ':'"
-        " (it began at line 7)"
-    )
+    # libyaml (the C loader) and PyYAML's own parser word the problem differently; both say where
+    assert message.startswith("invalid YAML at line 8, column 14: while parsing a flow sequence, ")
+    assert "expected ',' or ']'" in message and message.endswith(" (it began at line 7)")
 
 
 def test_bad_indentation_reports_its_line(tmp_path: Path) -> None:
@@ -196,3 +195,115 @@ def test_pulumi_config_object_goes_through_the_same_parser() -> None:
     with pytest.raises(ConfigError) as info:
         settings_from_pulumi_config({"domains": []})
     assert info.value.source == "Pulumi config sending-domain:settings"
+
+
+# --- bounded input: what a hostile or broken file cannot do ---------------------------------------------
+
+ALIAS_BOMB = """\
+config:
+  sending-domain:settings:
+    a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+    b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+    c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+    d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+    e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+    f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+    g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+    h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+    i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every bound holds with PyYAML's C loader and with its pure-Python one (where libyaml is missing)."""
+    from sending_domain import stack
+
+    if request.param == "libyaml":
+        if not hasattr(yaml, "CSafeLoader"):
+            pytest.skip("PyYAML built without libyaml")
+        monkeypatch.setattr(stack, "_LOADER", yaml.CSafeLoader)
+    else:
+        monkeypatch.setattr(stack, "_LOADER", yaml.SafeLoader)
+    return request.param
+
+
+def test_the_c_loader_is_used_when_present() -> None:
+    from sending_domain import stack
+
+    assert stack._LOADER is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def test_alias_bomb_is_refused_at_once_in_little_memory(tmp_path: Path, loader: str) -> None:
+    import time
+    import tracemalloc
+
+    assert len(ALIAS_BOMB.encode()) < 520  # a billion laughs in about 510 bytes
+    write_stack(tmp_path, "bomb", ALIAS_BOMB)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        problems = load_problems(stack="bomb", project_dir=tmp_path)
+    finally:
+        elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert [p[:2] for p in problems] == [("b[0]", "yaml-alias")]
+    assert "line 4" in problems[0][2]
+    assert peak < 4 * 2**20, f"{peak} bytes"
+    assert elapsed < 1.0, f"{elapsed:.2f} s"  # the issue's bound; fully expanded it took 44 s and 1.1 GB
+
+
+def test_recursive_alias_is_refused(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "loop", "config:\n  sending-domain:settings: &x\n    domains: [*x]\n")
+    assert [p[1] for p in load_problems(stack="loop", project_dir=tmp_path)] == ["yaml-alias"]
+
+
+def test_an_anchor_used_once_is_harmless_but_its_alias_is_not(tmp_path: Path, loader: str) -> None:
+    text = MINIMAL.replace("dmarc: {p: none}", "dmarc: &policy {p: none}")
+    write_stack(tmp_path, "dev", text)
+    assert load_stack(stack="dev", project_dir=tmp_path).settings.domains[0].domain == "example.com"
+    write_stack(tmp_path, "dev", text + "      - domain: example.net\n        senders: [amazonses]\n        dmarc: *policy\n")
+    ((path, code, message),) = load_problems(stack="dev", project_dir=tmp_path)
+    assert (path, code) == ("domains[1].dmarc", "yaml-alias") and "(line 11)" in message
+
+
+@pytest.mark.parametrize("depth", [40, 20_000])
+def test_deep_nesting_is_refused_with_a_line(tmp_path: Path, loader: str, depth: int) -> None:
+    write_stack(tmp_path, "deep", "config:\n  sending-domain:settings:\n    domains: " + "[" * depth + "]" * depth + "\n")
+    ((_, code, message),) = load_problems(stack="deep", project_dir=tmp_path)
+    assert code in ("yaml-depth", "yaml-syntax")  # libyaml stops at 1,000 levels by itself, with the line
+    assert "line 3" in message
+
+
+def test_a_huge_integer_is_refused_with_its_line(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "big", MINIMAL.replace("zone: example.com", "zone: example.com\n        ttl: " + "9" * 5000))
+    ((path, code, message),) = load_problems(stack="big", project_dir=tmp_path)
+    assert (path, code) == ("domains[0].ttl", "yaml-number") and "(line 7)" in message
+
+
+def test_a_value_yaml_cannot_build_is_refused(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "date", MINIMAL.replace("zone: example.com", "zone: example.com\n        note: 2026-02-30"))
+    ((_, code, message),) = load_problems(stack="date", project_dir=tmp_path)
+    assert code == "yaml-value" and "day is out of range" in message
+
+
+def test_a_file_over_the_size_cap_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sending_domain import stack
+
+    monkeypatch.setattr(stack, "MAX_STACK_BYTES", 1000)
+    write_stack(tmp_path, "huge", MINIMAL + "#" * 2000 + "\n")
+    assert [p[1] for p in load_problems(stack="huge", project_dir=tmp_path)] == ["file-too-large"]
+
+
+def test_text_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "latin", MINIMAL)
+    path.write_bytes(MINIMAL.encode() + b"# caf\xe9\n")
+    ((_, code, message),) = load_problems(stack="latin", project_dir=tmp_path)
+    assert code == "file-unreadable" and "(line 9," in message
+
+
+def test_duplicate_keys_are_still_found_with_settings_problems(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "dup", MINIMAL.replace("zone: example.com", "zone: example.com\n        zone: example.com\n        ttl: 0"))
+    codes = [p[1] for p in load_problems(stack="dup", project_dir=tmp_path)]
+    assert codes[0] == "yaml-duplicate-key" and "range" in codes
