@@ -41,6 +41,18 @@ _NAMESPACE = {
     "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx",
 }
 _WHAT = {"spf": "SPF record", "dmarc": "DMARC record", "dkim": "TXT record", "mx": "MX record"}
+_HARM = {  # what publishing ours beside a competing record would do
+    "spf": "make two SPF records, a permerror for every receiver (RFC 7208 §4.5)",
+    "dmarc": "make two DMARC records, which receivers ignore (RFC 7489 §6.6.3)",
+    "dkim": "put two records at one selector",
+    "mx": "give the MAIL FROM domain a second MX",
+}
+_DUPLICATE = {  # why a second competing record is deleted
+    "spf": "a second SPF record at this name (two make SPF permerror, RFC 7208 §4.5): deleted",
+    "dmarc": "a second DMARC record at this name (receivers then apply none, RFC 7489 §6.6.3): deleted",
+    "dkim": "a second TXT record at this selector name: deleted",
+    "mx": "an extra MX at the MAIL FROM name (SES wants exactly one): deleted",
+}
 _MAX_CONTENT = 8192  # bytes of a live record's content read; Cloudflare's TXT limit is 2048 characters
 
 
@@ -232,7 +244,7 @@ def _slot_steps(slot: _Slot, competing: Sequence[LiveRecord], *, adopt: bool) ->
         if extra is kept:
             continue
         if extra.owner is True or adopt:
-            steps.append(Step("delete", extra.name, extra.type, slot.key, extra, _duplicate_reason(slot)))
+            steps.append(Step("delete", extra.name, extra.type, slot.key, extra, _DUPLICATE[slot.namespace]))
         else:
             steps.append(_conflict_block(slot, extra))
     return steps
@@ -253,34 +265,16 @@ def _kept_step(slot: _Slot, kept: LiveRecord) -> Step:
     return Step("update", slot.name, slot.type, slot.key, kept, "imported and changed in place to the stack's value")
 
 
-def _duplicate_reason(slot: _Slot) -> str:
-    return {
-        "spf": "a second SPF record at this name (two make SPF permerror, RFC 7208 §4.5): deleted",
-        "dmarc": "a second DMARC record at this name (receivers then apply none, RFC 7489 §6.6.3): deleted",
-        "dkim": "a second TXT record at this selector name: deleted",
-        "mx": "an extra MX at the MAIL FROM name (SES wants exactly one): deleted",
-    }[slot.namespace]
-
-
 def _conflict_block(slot: _Slot, record: LiveRecord) -> Step:
     what = _WHAT[slot.namespace]
     unsure = " (unless this stack published it: DNS cannot tell)" if record.owner is None else ""
     reason = (
-        f"a {what} not created by this stack is live at {slot.name}{unsure}: {record.text!r}"
+        f"another {what}, not created by this stack, is live at {slot.name}{unsure}: {record.text!r}"
         f"{f' (id {record.id})' if record.id else ''}; publishing ours beside it would "
-        f"{_harm(slot.namespace)}. Either set adopt: true for this domain (it is then imported and updated in "
+        f"{_HARM[slot.namespace]}. Either set adopt: true for this domain (it is then imported and updated in "
         f"place), or delete it first"
     )
     return Step("block", record.name, record.type, slot.key, record, reason)
-
-
-def _harm(namespace: str) -> str:
-    return {
-        "spf": "make two SPF records, a permerror for every receiver (RFC 7208 §4.5)",
-        "dmarc": "make two DMARC records, which receivers ignore (RFC 7489 §6.6.3)",
-        "dkim": "put two records at one selector",
-        "mx": "give the MAIL FROM domain a second MX",
-    }[namespace]
 
 
 def _holds_key(record: LiveRecord) -> bool:

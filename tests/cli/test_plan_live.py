@@ -44,7 +44,7 @@ def test_plan_live_names_what_blocks_the_deploy(capsys: pytest.CaptureFixture[st
     code, out, err = plan_live(capsys, stack, server)
     assert code == 1, err
     lines = [line for line in out.splitlines() if line.startswith("live: ")]
-    assert any(line.startswith("live: block     example.com TXT 'v=spf1 include:_spf.google.com ~all': a SPF record not created by this stack")
+    assert any(line.startswith("live: block     example.com TXT 'v=spf1 include:_spf.google.com ~all': another SPF record, not created by this stack")
                for line in lines)
     assert any("selector s2026a already publishes a DKIM key" in line for line in lines)
     assert any("enforces p=reject today and the stack asks for p=none" in line for line in lines)

@@ -556,7 +556,7 @@ def test_an_unmanaged_spf_record_without_adopt_declares_nothing(lock_file: Path)
     live = [live_record("example.com", f'"{LIVE_SPF}"', "rec-spf")]
     message, monitor = adopt_refused(lock_file, adopting(False), live)
     assert message.startswith("the stack cannot be deployed over what is live (1 problem(s)); nothing was changed:")
-    assert f"example.com: example.com TXT: a SPF record not created by this stack is live at example.com: '{LIVE_SPF}' (id rec-spf)" in message
+    assert f"example.com: example.com TXT: another SPF record, not created by this stack, is live at example.com: '{LIVE_SPF}' (id rec-spf)" in message
     assert "set adopt: true for this domain" in message and "or delete it first" in message
     assert monitor.registered == []
 

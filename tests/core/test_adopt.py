@@ -136,7 +136,7 @@ def test_from_dns_a_key_equal_to_the_deployed_one_is_ours() -> None:
 def test_an_mx_at_the_mail_from_name_conflicts() -> None:
     live = [cf("bounce.example.com", "mx.other.example", "mx1", rtype="MX", priority=5)]
     [block] = classify(desired(), live, adopt=False).blockers
-    assert "a MX record not created by this stack is live at bounce.example.com" in block.reason
+    assert "another MX record, not created by this stack, is live at bounce.example.com" in block.reason
     adopted = classify(desired(), live, adopt=True)
     assert adopted.import_id("example.com-mail-from-mx") == "mx1"
 
