@@ -7,27 +7,39 @@ as ``"[secret]"`` is skipped, never kept or echoed. ``plan``, ``verify`` and ``d
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from sending_domain.core.dkim import parse_dkim_value
 from sending_domain.core.errors import ConfigError, Problem
 from sending_domain.core.records import is_hostname, normalize_name
 
 DkimPublic = dict[tuple[str, str], str]
+MAX_OUTPUTS_BYTES = 256 * 2**20  # about 40 times what 40,000 domains with two keys each export
+MIN_RSA_BITS = 1024
 
 
 def read_dkim_public_keys(path: str | Path) -> DkimPublic:
     """(domain, selector) → public key (base64) from a stack-outputs JSON file; ConfigError naming the problem."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as f:
+            size = os.fstat(f.fileno()).st_size  # a regular file's size, so no buffer is larger than the file
+            raw = f.read(min(size, MAX_OUTPUTS_BYTES) + 1) if size else f.read(MAX_OUTPUTS_BYTES + 1)
+        text = raw.decode("utf-8")
     except OSError as e:
         raise ConfigError(Problem("", "outputs-unreadable", f"cannot read --outputs {path}: {e.strerror or e}"), source=source) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(Problem("", "outputs-unreadable", f"--outputs {path} is not UTF-8 text (byte {e.start})"), source=source) from None
+    if len(raw) > MAX_OUTPUTS_BYTES:
+        message = f"--outputs {path} is larger than {MAX_OUTPUTS_BYTES // 2**20} MiB; it is not a stack's outputs"
+        raise ConfigError(Problem("", "outputs-unreadable", message), source=source)
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ConfigError(Problem("", "outputs-json", "--outputs is nested too deeply to be a stack's outputs"), source=source) from None
     except ValueError as e:
         message = f"--outputs is not JSON ({getattr(e, 'msg', e)}); write it with `pulumi stack output --json > FILE`"
         raise ConfigError(Problem("", "outputs-json", message), source=source) from None
@@ -48,9 +60,11 @@ def dkim_public_keys(data: object, *, source: str = "") -> DkimPublic:
             key = value.get("public_key") if isinstance(value, Mapping) else None
             if not isinstance(key, str) or key in ("", "[secret]"):
                 continue
-            if not _is_base64(key):
+            reason = public_key_reason(key, value.get("algorithm"))
+            if reason:
                 problems.append(Problem(f"{domain}.dkim.{selector}", "outputs-public-key",
-                                        "public_key is not base64; pass the output of `pulumi stack output --json`"))
+                                        f"public_key is not a DKIM public key ({reason}); pass the output of "
+                                        "`pulumi stack output --json`"))
                 continue
             found[(normalize_name(domain), str(selector))] = key
     if problems:
@@ -58,8 +72,22 @@ def dkim_public_keys(data: object, *, source: str = "") -> DkimPublic:
     return found
 
 
-def _is_base64(text: str) -> bool:
-    try:
-        return bool(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError):
-        return False
+def public_key_reason(key: str, algorithm: object = None) -> str | None:
+    """Why ``key`` is not the base64 public half of a DKIM key of ``algorithm`` (any we make when unknown), or None.
+
+    RSA: a DER SubjectPublicKeyInfo of at least 1024 bits (RFC 6376 §3.6.1, RFC 8301 §3.2); ed25519: the raw
+    32-octet key (RFC 8463 §4.2). Parsed the way a DKIM record's ``p=`` is, by the same code.
+    """
+    kinds = {"ed25519": ("ed25519",)}.get(str(algorithm), ("rsa",)) if algorithm else ("rsa", "ed25519")
+    reasons = []
+    for k in kinds:
+        try:
+            record = parse_dkim_value(f"v=DKIM1; k={k}; p={key}")
+        except ValueError as e:
+            reasons.append(str(e))
+            continue
+        if k == "rsa" and (record.bits or 0) < MIN_RSA_BITS:
+            reasons.append(f"an RSA key of {record.bits} bits; at least {MIN_RSA_BITS} (RFC 8301 §3.2)")
+            continue
+        return None
+    return "; ".join(dict.fromkeys(reasons))

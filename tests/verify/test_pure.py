@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timezone
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from sending_domain.core import dkim
 from sending_domain.core.checks import CheckResult, DomainReport, exit_code
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, SmtpCredentials, smtp_password
@@ -93,7 +97,13 @@ def test_alignment(identifier: str, domain: str, mode: str, ok: bool) -> None:
 
 # --- the outputs file -----------------------------------------------------------------------------
 
-KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+KEY = dkim.public_key_b64(dkim.generate_private_key_pem("rsa-2048"))
+ED_KEY = dkim.public_key_b64(dkim.generate_private_key_pem("ed25519"))
+SMALL_RSA = base64.b64encode(  # a 512-bit public key (no need to factor it: only its size is checked)
+    rsa.RSAPublicNumbers(65537, (1 << 511) | 0xC5).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+).decode()
 
 
 @pytest.mark.parametrize(
@@ -109,7 +119,7 @@ def test_outputs_shapes(document: dict) -> None:
 
 
 def test_outputs_bad_key_and_bad_file(tmp_path) -> None:
-    with pytest.raises(ConfigError, match=r"example.com.dkim.s1: public_key is not base64"):
+    with pytest.raises(ConfigError, match=r"example.com.dkim.s1: public_key is not a DKIM public key \(p= is not valid base64"):
         dkim_public_keys({"example.com": {"dkim": {"s1": {"public_key": "**"}}}})
     bad = tmp_path / "out.json"
     bad.write_text("{nope", encoding="utf-8")
@@ -152,3 +162,37 @@ def test_exit_codes(statuses: tuple[str, ...], code: int) -> None:
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError):
         CheckResult("x", "ok", "detail")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm", "reason"),
+    [
+        ("AAAA", None, "p= is not a DER-encoded public key"),  # base64, but of three zero bytes
+        ("AAAA", "ed25519", "an ed25519 key is 32 octets, p= has 3"),
+        ("AAAA", "rsa-2048", "p= is not a DER-encoded public key"),
+        (ED_KEY, "rsa-2048", "p= is not a DER-encoded public key"),
+        (SMALL_RSA, "rsa-1024", "an RSA key of 512 bits; at least 1024"),
+    ],
+)
+def test_outputs_public_keys_must_be_keys(key: str, algorithm: str | None, reason: str) -> None:
+    entry = {"public_key": key} if algorithm is None else {"public_key": key, "algorithm": algorithm}
+    with pytest.raises(ConfigError) as info:
+        dkim_public_keys({"example.com": {"dkim": {"s1": entry}}})
+    ((problem,),) = [info.value.problems]
+    assert (problem.path, problem.code) == ("example.com.dkim.s1", "outputs-public-key") and reason in problem.message
+
+
+def test_outputs_accept_both_kinds_of_key() -> None:
+    document = {"example.com": {"dkim": {"r": {"public_key": KEY, "algorithm": "rsa-2048"},
+                                         "e": {"public_key": ED_KEY, "algorithm": "ed25519"}, "u": {"public_key": ED_KEY}}}}
+    assert dkim_public_keys(document) == {("example.com", "r"): KEY, ("example.com", "e"): ED_KEY, ("example.com", "u"): ED_KEY}
+
+
+def test_outputs_file_that_is_not_utf8_or_too_deep(tmp_path) -> None:
+    bad = tmp_path / "out.json"
+    bad.write_bytes(b'{"\xff": 1}')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_outputs(bad)
+    bad.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested too deeply|not JSON"):
+        read_outputs(bad)
