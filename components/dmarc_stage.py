@@ -6,7 +6,8 @@ unless ``force`` is true (the rule and the ladder live in :mod:`sending_domain.c
 always allowed. A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
 receivers apply today, ``{"p": ..., "pct": ...}``) stands in for the old stage, so adopting ``p=reject`` with a
 stack at ``p=reject`` is a no-op rather than a refused first deployment. ``start`` alone never changes the
-resource (a later deployment has its own old stage). Make the ``_dmarc`` TXT record depend on this resource so a refused move publishes nothing.
+resource (a later deployment has its own old stage). Make the ``_dmarc`` TXT record depend on this resource
+so a refused move publishes nothing.
 
 Where it is enforced: in ``check``. The engine calls ``check(old inputs, new inputs)`` first for every
 resource, in ``pulumi preview`` as well as in ``pulumi up``, before any create/update of this resource or

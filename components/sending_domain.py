@@ -19,7 +19,8 @@ Children (all named ``f"{name}-..."``, parented to the component):
 - ``DmarcStage``: the deployed ``p``/``pct``; the ``_dmarc`` record depends on it, so a refused move publishes
   nothing. An adopted domain starts from the policy live today.
 - With SES: ``aws.sesv2.EmailIdentity`` with BYODKIM (the active RSA key, secret) after its DKIM record is
-  published, tagged ``managed-by: sending-domain`` and imported by domain when it exists already, and ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
+  published, tagged ``managed-by: sending-domain`` and imported by domain when it exists already, and
+  ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
 """
 
 from __future__ import annotations
