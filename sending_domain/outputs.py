@@ -78,7 +78,8 @@ def public_key_reason(key: str, algorithm: object = None) -> str | None:
     RSA: a DER SubjectPublicKeyInfo of at least 1024 bits (RFC 6376 §3.6.1, RFC 8301 §3.2); ed25519: the raw
     32-octet key (RFC 8463 §4.2). Parsed the way a DKIM record's ``p=`` is, by the same code.
     """
-    kinds = {"ed25519": ("ed25519",)}.get(str(algorithm), ("rsa",)) if algorithm else ("rsa", "ed25519")
+    name = str(algorithm or "")
+    kinds = ("ed25519",) if name == "ed25519" else ("rsa",) if name.startswith("rsa") else ("rsa", "ed25519")
     reasons = []
     for k in kinds:
         try:

@@ -132,7 +132,10 @@ def test_exit_2_bad_outputs(deployed, env, tmp_path, capsys) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"example.com": {"dkim": {"s2026a": {"public_key": "**"}}}}', encoding="utf-8")
     assert main([*_base(server, bad), "--no-ses"]) == 2
-    assert "not base64" in capsys.readouterr().err
+    assert "not valid base64" in capsys.readouterr().err
+    bad.write_text('{"example.com": {"dkim": {"s2026a": {"public_key": "AAAA", "algorithm": "rsa-2048"}}}}', encoding="utf-8")
+    assert main([*_base(server, bad), "--no-ses"]) == 2
+    assert "is not a DKIM public key" in capsys.readouterr().err
 
 
 def test_temporary_credentials_are_refused_up_front(deployed, env, capsys) -> None:
