@@ -27,6 +27,7 @@ from typing import Any
 from sending_domain.cli.common import (
     add_nameserver_option,
     add_stack_options,
+    bounded_int,
     chosen_domains,
     domain_argument,
     load_stack_from_args,
@@ -43,6 +44,7 @@ from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
 from sending_domain.outputs import read_dkim_public_keys
 from sending_domain.verify.report import render_json, render_text
 from sending_domain.verify.runner import SmtpPlan, VerifyIO, verify_stack
+from sending_domain.verify.smtp_probe import DEFAULT_DEADLINE
 
 USERNAME_ENV = "SENDING_DOMAIN_SMTP_USERNAME"
 PASSWORD_ENV = "SENDING_DOMAIN_SMTP_PASSWORD"
@@ -63,6 +65,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="sender", metavar="ADDRESS", help="test sender (default sending-domain-verify@<domain>)")
     p.add_argument("--port", type=int, choices=SMTP_PORTS, default=587, help="587 or 2587 (STARTTLS) or 465 (TLS); default 587")
     p.add_argument("--smtp-host", metavar="HOST", help="SMTP host name (default email-smtp.<region>.amazonaws.com)")
+    p.add_argument("--smtp-port", metavar="N", help="any port 1..65535, with --smtp-host (a local test server); 465 and 2465 are implicit TLS, others STARTTLS")
+    p.add_argument("--smtp-deadline", default=str(DEFAULT_DEADLINE), metavar="SECONDS",
+                   help=f"the longest one SMTP session may take, 1..3600 (default {DEFAULT_DEADLINE:g})")
     p.add_argument("--smtp-ca", metavar="FILE", help="CA bundle to verify the SMTP server with (default: the system's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run_verify)
@@ -110,12 +115,16 @@ def _chosen(stack: StackSettings, wanted: list[str]) -> list[DomainSettings]:
 
 
 def _wait(text: str) -> float:
+    return _seconds(text, "--wait", 0, MAX_WAIT)
+
+
+def _seconds(text: str, option: str, low: float, high: float) -> float:
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 <= value <= MAX_WAIT:
-        raise ConfigError(f"--wait {text!r} must be a number of seconds from 0 to {MAX_WAIT}")
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(Problem("", "usage", f"{option} {text!r} must be a number of seconds from {low:g} to {high:g}"))
     return value
 
 
@@ -172,10 +181,16 @@ def _smtp_plan(args: argparse.Namespace, with_ses: list[DomainSettings], session
         raise ConfigError(f"--to {args.to!r} is not an email address")
     if args.smtp_host is not None:
         domain_argument(args.smtp_host, "--smtp-host")
+    port = args.port
+    if args.smtp_port is not None:
+        if args.smtp_host is None:
+            raise ConfigError(Problem("", "usage", "--smtp-port needs --smtp-host: SES listens only on 587, 2587 and 465 (--port)"))
+        port = bounded_int(args.smtp_port, name="--smtp-port", low=1, high=65535)
     return SmtpPlan(
         recipient=args.to,
         sender=args.sender,
-        port=args.port,
+        port=port,
+        deadline=_seconds(args.smtp_deadline, "--smtp-deadline", 1, 3600),
         host=args.smtp_host,
         context=_tls_context(args.smtp_ca),
         credentials=smtp_credentials(env, session),

@@ -34,7 +34,7 @@ from sending_domain.verify.dns_checks import dns_checks
 from sending_domain.verify.dns_probe import observe_domain
 from sending_domain.verify.message import build_test_message
 from sending_domain.verify.ses_probe import check_identity
-from sending_domain.verify.smtp_probe import SmtpTarget, send_test_message
+from sending_domain.verify.smtp_probe import DEFAULT_DEADLINE, SmtpTarget, send_test_message
 from sending_domain.verify.smtp_result import smtp_check
 
 MAX_BACKOFF = 30.0
@@ -59,6 +59,7 @@ class SmtpPlan:
     retries: int = 3
     backoff: float = 1.0
     timeout: float = 30.0
+    deadline: float = DEFAULT_DEADLINE  # seconds for each whole SMTP session
 
 
 @dataclass
@@ -195,6 +196,6 @@ def smtp_test(settings: DomainSettings, plan: SmtpPlan, io: VerifyIO) -> CheckRe
     region = settings.ses.region
     sender = plan.sender or f"sending-domain-verify@{settings.domain}"
     message = build_test_message(sender=sender, recipient=plan.recipient, run_id=io.run_id(), now=io.now())
-    target = SmtpTarget(plan.host or ses_smtp_host(region), plan.port, region, plan.context, plan.timeout)
+    target = SmtpTarget(plan.host or ses_smtp_host(region), plan.port, region, plan.context, min(plan.timeout, plan.deadline), plan.deadline)
     outcome = send_test_message(target, plan.credentials(region), message, retries=plan.retries, backoff=plan.backoff, sleep=io.smtp_sleep)
     return smtp_check(outcome)

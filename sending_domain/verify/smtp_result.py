@@ -18,10 +18,25 @@ import re
 from dataclasses import dataclass
 
 from sending_domain.core.checks import CheckResult, errored, failed, passed
+from sending_domain.core.text import printable
 
 STAGES: tuple[str, ...] = ("connection", "authentication", "recipient", "acceptance", "application")
 TRANSIENT_CODES = frozenset({421, 451, 454})  # retried with backoff
 _ENHANCED = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+MAX_QUOTED = 300  # characters of a server reply quoted in a report
+_AUTH_ECHO = re.compile(r"(?i)\b(AUTH\s+[A-Z0-9_-]+)\s+\S+")
+REDACTED = "[redacted]"
+
+
+def quote_reply(text: str, *, secrets: tuple[str, ...] = ()) -> str:
+    """A server reply as a report may quote it: our credentials (in any form we sent them) and anything after
+    ``AUTH <mechanism>`` redacted, control characters escaped, at most :data:`MAX_QUOTED` characters."""
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    text = printable(_AUTH_ECHO.sub(rf"\1 {REDACTED}", text))
+    return text if len(text) <= MAX_QUOTED else text[: MAX_QUOTED - 1] + "…"
 
 
 def enhanced_status(text: str) -> str:

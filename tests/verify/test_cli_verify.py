@@ -125,6 +125,12 @@ def test_exit_2_without_a_stack_or_with_a_bad_port(env, capsys) -> None:
     assert main(["verify"]) == 2
     assert "--config FILE" in capsys.readouterr().err
     assert main(["verify", "--config", str(STACK_FILE), "--port", "25"]) == 2
+    smtp = ["verify", "--config", str(STACK_FILE), "--smtp", "--no-ses"]
+    assert main([*smtp, "--smtp-port", "2525"]) == 2
+    assert "--smtp-port needs --smtp-host" in capsys.readouterr().err
+    assert main([*smtp, "--smtp-host", "localhost", "--smtp-port", "70000"]) == 2
+    assert "--smtp-port 70000 must be from 1 to 65535" in capsys.readouterr().err
+    assert main([*smtp, "--smtp-deadline", "nan"]) == 2
 
 
 def test_exit_2_bad_outputs(deployed, env, tmp_path, capsys) -> None:
@@ -175,11 +181,7 @@ def ca(tmp_path_factory):
 
 def _smtp_args(server, outputs, port: int, ca) -> list[str]:
     return [*_base(server, outputs), "--no-ses", "--smtp", "--domain", "example.com", "--smtp-host", "localhost",
-            "--port", str(port), "--smtp-ca", str(ca.ca_file)]
-
-
-def _allow_port(env, port: int) -> None:
-    env.setattr(cli_verify, "SMTP_PORTS", (*cli_verify.SMTP_PORTS, port))
+            "--smtp-port", str(port), "--smtp-ca", str(ca.ca_file)]
 
 
 def _secrets(*values: str) -> list[str]:
@@ -198,7 +200,6 @@ def test_smtp_from_iam_key_and_no_secret_in_any_output(deployed, env, capsys, ca
     script = Script(server_password)
     printed = []
     with smtp_server(script, ca) as port:
-        _allow_port(env, port)
         for fmt in ([], ["--json"]):
             code = main([*_smtp_args(server, outputs, port, ca), *fmt])
             captured = capsys.readouterr()
@@ -219,7 +220,6 @@ def test_smtp_with_ready_password_from_environment(deployed, env, capsys, ca) ->
     env.setenv(cli_verify.PASSWORD_ENV, READY_PASSWORD)
     script = Script(READY_PASSWORD, data=[ "554 Message rejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: x"])
     with smtp_server(script, ca) as port:
-        _allow_port(env, port)
         assert main([*_smtp_args(server, outputs, port, ca), "--json"]) == 1
     out = capsys.readouterr()
     smtp = next(c for d in json.loads(out.out)["domains"] for c in d["checks"] if c["name"] == "smtp")
@@ -236,7 +236,6 @@ def test_smtp_untrusted_certificate_through_cli(deployed, env, capsys, ca, tmp_p
     rogue = make_ca(tmp_path / "rogue", "rogue")
     script = Script(READY_PASSWORD)
     with smtp_server(script, rogue) as port:
-        _allow_port(env, port)
         assert main(_smtp_args(server, outputs, port, ca)) == 1
     out = capsys.readouterr().out
     assert "connection stage" in out and "certificate verify failed" in out
