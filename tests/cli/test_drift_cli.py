@@ -149,7 +149,7 @@ def test_a_vendor_that_changed_its_addresses_is_reported(world: World, capsys) -
     assert code == 1
     assert ("* vendor include:amazonses.com's live SPF tree no longer matches the lock: "
             "the flattened record is stale and mail from its new addresses (203.0.113.0/24) would fail SPF; "
-            "run `sending-domain spf lock --update` and review the diff") in out.splitlines()
+            f"run `sending-domain spf lock --update --config {world.config}` and review the diff") in out.splitlines()
     assert "to create" not in out  # the records still match the stack: only the vendor moved
 
 
@@ -166,11 +166,42 @@ def test_output_is_identical_across_runs(world: World, capsys, fmt: list[str]) -
     assert first[1].encode() == second[1].encode()
 
 
-def test_dns_failure_is_exit_3(world: World, capsys) -> None:
+def test_dns_failure_is_exit_3_with_the_partial_report(world: World, capsys) -> None:
     world.server.fail("_dmarc.example.com", "TXT", "servfail")
     code, out, err = world.drift(capsys)
-    assert (code, out) == (3, "")
-    assert "_dmarc.example.com" in err and "retry later" in err
+    assert code == 3
+    assert out.startswith("INCOMPLETE: DNS failed for now, retry later; this report leaves out example.com (not compared: ")
+    assert "_dmarc.example.com" in out and "news.example.org" not in out.splitlines()[0]
+    assert "retry later" in err and "example.com" in err
+    code, out, _ = world.drift(capsys, "--json")
+    document = json.loads(out)
+    assert code == 3 and document["exit_code"] == 3 and document["complete"] is False
+    assert [u["domain"] for u in document["unchecked"]] == ["example.com"] and document["drifted"] is False
+    assert document["summary"]["checked"] > 0  # the other domains were compared
+
+
+def test_vendor_dns_failure_is_exit_3_and_records_still_compared(world: World, capsys) -> None:
+    world.server.fail("_spf.google.com", "TXT", "servfail")
+    code, out, _ = world.drift(capsys, "--json")
+    document = json.loads(out)
+    assert code == 3 and document["complete"] is False and "_spf.google.com" in document["vendors_error"]
+
+
+def test_drift_found_beats_a_dns_failure(world: World, capsys) -> None:
+    world.serve(world.customer.replace("v=DMARC1; p=none", "v=DMARC1; p=reject", 1))
+    assert "v=DMARC1; p=none" in world.customer
+    world.server.fail("_spf.google.com", "TXT", "servfail")
+    assert world.drift(capsys)[0] == 1
+
+
+def test_domain_option_compares_only_that_domain(world: World, capsys) -> None:
+    code, out, _ = world.drift(capsys, "--json", "--domain", "example.com")
+    assert code == 0
+    document = json.loads(out)
+    everything = json.dumps(document)
+    assert "news.example.org" not in everything and document["summary"]["checked"] > 0
+    code, _, err = world.drift(capsys, "--domain", "nosuch.example")
+    assert code == 2 and "[unknown-domain]" in err
 
 
 def test_bad_input_is_exit_2(world: World, capsys, tmp_path: Path) -> None:
