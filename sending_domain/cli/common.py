@@ -15,6 +15,7 @@ from sending_domain.core.spf.lock import SpfLock
 from sending_domain.core.text import printable
 from sending_domain.desired import desired_domains, lock_path, read_lock, run_sync
 from sending_domain.outputs import read_dkim_public_keys
+from sending_domain.spf_lock import update_command
 from sending_domain.stack import LoadedStack, load_stack
 
 
@@ -81,7 +82,13 @@ def bounded_int(text: str | int, *, name: str, low: int, high: int) -> int:
     return value
 
 
+JSON_VERSION = 1  # of every document a command prints with --json (docs/json.md)
+
+
 def print_json(data: object) -> None:
+    """One JSON document on stdout; a mapping without a ``version`` gets :data:`JSON_VERSION` first."""
+    if isinstance(data, dict) and "version" not in data:
+        data = {"version": JSON_VERSION, **data}
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 
@@ -100,7 +107,9 @@ def stack_lock_path(loaded: LoadedStack) -> Path:
 def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | None, list[DesiredDomain]]:
     """The stack named by the arguments and what it publishes, offline: SPF from the lock, DKIM from --outputs."""
     loaded = load_stack_from_args(args)
-    lock = read_lock(stack_lock_path(loaded))
+    command = update_command(loaded.path, loaded.stack_name)  # messages suggest it with --stack/--config
+    lock = read_lock(stack_lock_path(loaded), update_command=command)
     dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
     only = chosen_domains(loaded.settings, getattr(args, "domain", None) or [])
-    return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public, only=only))
+    return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public,
+                                                  only=only, update_command=command))

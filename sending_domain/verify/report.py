@@ -19,6 +19,7 @@ def render_json(run: VerifyRun) -> dict:
     """Everything the text shows, for machines. ``status``: pass | warn | error | fail."""
     return {
         "version": JSON_VERSION,
+        "kind": "verify",
         "exit_code": exit_code(run.reports),
         "summary": dict(Counter(r.status for r in run.reports)),
         "attempts": run.attempts,

@@ -32,7 +32,7 @@ def test_flatten_json_reads_the_live_record_and_asks_each_question_once(dns_serv
     code, out, err = run(capsys, "spf", "flatten", "example.com", "--nameserver", server.nameserver, "--json")
     assert code == 0, err
     data = json.loads(out)
-    assert list(data) == ["domain", "records", "lookups", "original_lookups", "warnings", "queries"]
+    assert list(data) == ["version", "domain", "records", "lookups", "original_lookups", "warnings", "queries"]
     assert data["domain"] == "example.com" and data["records"][0]["name"] == "example.com"
     assert data["records"][0]["value"].endswith(" ~all")
     assert all(len(s.encode()) <= 255 for r in data["records"] for s in r["strings"])
