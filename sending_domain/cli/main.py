@@ -28,9 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     from sending_domain.cli import plan as plan_cmd
     from sending_domain.cli import spf as spf_cmd
     from sending_domain.cli import verify as verify_cmd
+    from sending_domain.cli import help as help_text
 
     parser = argparse.ArgumentParser(
         prog="sending-domain",
+        formatter_class=help_text.Formatter,
         description="Provision and verify email sending domains: flattened SPF, DKIM, staged DMARC, SES.",
         epilog=(
             "exit codes: 0 success, 1 a check failed or drift found, 2 bad input or configuration, "
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (init_cmd, plan_cmd, spf_cmd, verify_cmd, drift_cmd):
         module.register(commands)
     _add_debug_everywhere(commands)
+    help_text.apply(commands)
     return parser
 
 
