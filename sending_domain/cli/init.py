@@ -20,7 +20,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from sending_domain.cli.common import add_nameserver_option, domain_argument
+from sending_domain.cli.common import add_nameserver_option, domain_argument, print_json
 from sending_domain.core import dkim
 from sending_domain.core.errors import ConfigError, Problem
 
@@ -49,6 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     where.add_argument("--stack", metavar="NAME", help="write stacks/Pulumi.NAME.yaml")
     where.add_argument("--output", metavar="FILE", help="write this file")
     init.add_argument("--force", action="store_true", help="overwrite a stack file that exists")
+    init.add_argument("--json", action="store_true", help="print what was written as JSON (docs/schemas/init.schema.json)")
     init.set_defaults(func=run_init)
 
 
@@ -77,6 +78,9 @@ def run_init(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(lock_file, lock.to_json())
     write_atomically(path, text)
+    if args.json:
+        print_json(json_document(path, lock_file, len(lock.entries), starters))
+        return 0
     print(f"wrote {path}: {len(domains)} domain(s), adopting what they publish; pinned {len(lock.entries)} SPF trees in {lock_file}")
     for starter in starters:
         for note in (*starter.notes, *starter.dkim_notes):
@@ -116,6 +120,21 @@ async def read_domains(domains: list[str], selectors: list[str], ses: str | None
     if problems:
         raise ConfigError(problems)
     return list(results)
+
+
+def json_document(path: Path, lock_file: Path, pinned: int, starters: list) -> dict:
+    return {
+        "version": 1,
+        "kind": "init",
+        "stack_file": str(path),
+        "lock_file": str(lock_file),
+        "pinned": pinned,
+        "domains": [
+            {"domain": s.domain, "senders": list(s.senders) if s.senders is not None else None, "spf_all": s.spf_all,
+             "dmarc": s.dmarc, "notes": [*s.notes, *s.dkim_notes]}
+            for s in starters
+        ],
+    }
 
 
 def _selector(text: str) -> str:

@@ -152,3 +152,17 @@ def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path
     assert run(capsys, "init", "example.net", "--dkim-selector", "a.b", "--output", out)[0] == 2
     assert run(capsys, "init", "example.net", "--ses", "Europe", "--output", out)[0] == 2
     assert run(capsys, "init", "example.net")[0] == 2  # --stack or --output is required
+
+
+def test_init_and_plan_live_json_follow_their_schemas(capsys: pytest.CaptureFixture[str], server: DnsTestServer, tmp_path: Path) -> None:
+    from tests.cli.test_json_contract import valid
+
+    out = tmp_path / "Pulumi.live.yaml"
+    code, stdout, err = init(capsys, server, out, "--json")
+    document = valid("init", stdout)
+    assert code == 0 and document["domains"][0]["senders"][:2] == ["google-workspace", "sendgrid"]
+    code, stdout, err = run(capsys, "plan", "--config", str(out), "--live", "--json", "--nameserver", server.nameserver)
+    steps = valid("plan", stdout)["domains"][0]["live"]
+    assert code == 0 and {"update", "keep", "create"} <= {s["action"] for s in steps}
+    code, stdout, _ = init(capsys, server, out, "--json")  # exists: the error document
+    assert code == 2 and valid("error", stdout)["error"]["code"] == "exists"
