@@ -51,13 +51,7 @@ def test_domain_is_repeatable(command: str) -> None:
 
 LEAVES = sorted(name for name, parser in sub_commands(build_parser())
                 if not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions))
-NOT_YET_JSON = {"init"}  # writes a stack file; its --json is still to come
-
-
-@pytest.mark.parametrize(
-    "command",
-    [pytest.param(c, marks=pytest.mark.xfail(reason="no --json yet", strict=True)) if c in NOT_YET_JSON else c for c in LEAVES],
-)
+@pytest.mark.parametrize("command", LEAVES)
 def test_every_command_takes_json(command: str) -> None:
     parser = dict(sub_commands(build_parser()))[command]
     assert "--json" in {o for a in parser._actions for o in a.option_strings}
