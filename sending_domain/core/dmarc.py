@@ -33,6 +33,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
+from .orgdomain import same_organization
 from .records import Record, containing_zone, is_hostname, normalize_name
 from .taglist import TagSyntax, parse_tags
 
@@ -437,8 +438,11 @@ def report_authorization_records(
 
 
 def _external_destinations(domain: str, policy: DmarcPolicy) -> list[str]:
+    """Report destinations that need an authorization record: RFC 7489 §7.1 asks for one only when the
+    destination's organizational domain differs from the domain's (``news.example.org`` reporting to
+    ``example.org`` needs none)."""
     destinations = {report_destination(uri) for uri in policy.rua + policy.ruf}
-    return sorted(d for d in destinations if d != domain)
+    return sorted(d for d in destinations if not same_organization(d, domain))
 
 
 def _in_zones(name: str, zones: Collection[str]) -> bool:

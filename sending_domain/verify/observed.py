@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sending_domain.core.dkim import dkim_record_name
+from sending_domain.core.orgdomain import same_organization
 from sending_domain.core.dmarc import DmarcPolicy, dmarc_record_name, report_authorization_name, report_destination
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.render import DesiredDomain
@@ -78,8 +79,9 @@ def leftover_chain_name(desired: DesiredDomain, options: FlattenOptions = Flatte
 
 def external_report_names(domain: str, policy: DmarcPolicy) -> list[str]:
     """Every report authorization name ``domain``'s policy needs (RFC 7489 §7.1), ours and other domains'."""
-    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf} - {domain}
-    return [report_authorization_name(domain, d) for d in sorted(destinations)]
+    destinations = {report_destination(uri) for uri in policy.rua + policy.ruf}
+    # RFC 7489 §7.1: only a destination in another organizational domain needs to authorize us
+    return [report_authorization_name(domain, d) for d in sorted(destinations) if not same_organization(d, domain)]
 
 
 def questions(desired: DesiredDomain, settings: DomainSettings) -> list[Question]:

@@ -108,3 +108,34 @@ def test_every_bad_stack_file_exits_2_naming_each_problem(capsys, path: Path) ->
     assert "Traceback" not in stderr
     for problem in err.value.problems:
         assert f"{problem.path}: " in stderr and f"[{problem.code}]" in stderr
+
+
+def test_zone_output_carries_the_warnings_as_comments_and_on_stderr(in_repo, capsys) -> None:
+    code, out, err = run(capsys, "plan", "--stack", "example", "--format", "zone")
+    assert code == 0
+    warning = "example.com: DMARC reports for example.com go to reports.example.net"
+    assert f"; warning: {warning}" in out and f"warning: {warning}" in err
+    dns.zone.from_text(out, origin=".", relativize=False, check_origin=False)  # comments keep it a zone file
+
+
+def test_report_authorization_only_across_organizational_domains(in_repo, capsys) -> None:
+    # RFC 7489 §7.1: news.example.org reports to dmarc@example.org: the same organization, no record needed
+    code, out, _ = run(capsys, "plan", "--stack", "example", "--json")
+    names = {r["name"] for d in json.loads(out)["domains"] for r in d["records"]}
+    assert code == 0 and not any("._report._dmarc." in n for n in names if n.startswith("news.example.org"))
+
+
+def test_domain_option_plans_only_those_domains(in_repo, capsys) -> None:
+    code, out, _ = run(capsys, "plan", "--stack", "example", "--json", "--domain", "news.example.org")
+    assert code == 0 and [d["domain"] for d in json.loads(out)["domains"]] == ["news.example.org"]
+    code, _, err = run(capsys, "plan", "--stack", "example", "--domain", "NEWS.example.org.", "--domain", "example.com")
+    assert code == 0
+    code, _, err = run(capsys, "plan", "--stack", "example", "--domain", "bad_name!")
+    assert code == 2 and "[hostname]" in err
+
+
+def test_outputs_with_a_key_that_is_not_a_key_is_refused(in_repo, capsys, tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"example.com": {"dkim": {"s2026a": {"public_key": "AAAA", "algorithm": "rsa-2048"}}}}), encoding="utf-8")
+    code, _, err = run(capsys, "plan", "--stack", "example", "--outputs", str(outputs))
+    assert code == 2 and "[outputs-public-key]" in err and "example.com.dkim.s2026a" in err

@@ -74,6 +74,10 @@ def test_credentials_from_iam_key_derive_the_region_password() -> None:
         ("example.co.uk", "example.co.uk"),
         ("Mail.Example.COM.", "example.com"),
         ("co.uk", "co.uk"),
+        ("foo.github.io", "foo.github.io"),  # a private suffix of the list: github.io
+        ("x.b.c.kawasaki.jp", "b.c.kawasaki.jp"),  # a wildcard rule: *.kawasaki.jp
+        ("mail.example.internal-tld", "example.internal-tld"),  # not in the list: the last label is the suffix
+        ("news.xn--bcher-kva.example", "xn--bcher-kva.example"),
     ],
 )
 def test_organizational_domain(name: str, org: str) -> None:
@@ -89,6 +93,7 @@ def test_organizational_domain(name: str, org: str) -> None:
         ("mail.example.net", "example.com", "r", False),
         ("a.example.co.uk", "b.example.co.uk", "r", True),
         ("a.one.co.uk", "b.two.co.uk", "r", False),
+        ("a.github.io", "b.github.io", "r", False),  # two sites, two organizations
     ],
 )
 def test_alignment(identifier: str, domain: str, mode: str, ok: bool) -> None:
