@@ -104,6 +104,16 @@ def stack_lock_path(loaded: LoadedStack) -> Path:
     return lock_path(loaded.path.parent)
 
 
+def require_pinned(stack: StackSettings, domains: list[str], lock: SpfLock, *, source: str = "") -> None:
+    """Every sender the chosen domains include that the lock does not pin, in one error (not one per run)."""
+    from sending_domain.core.render import spf_root_text
+    from sending_domain.core.spf.lock import lock_terms
+    from sending_domain.core.spf.terms import parse_record
+
+    terms = {t for d in stack.domains if d.domain in domains for t in lock_terms(d.domain, parse_record(spf_root_text(d), d.domain))}
+    lock.snapshot(sorted(t for t in terms if t not in lock.entries), source=source)  # raises naming each missing one
+
+
 def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | None, list[DesiredDomain]]:
     """The stack named by the arguments and what it publishes, offline: SPF from the lock, DKIM from --outputs."""
     loaded = load_stack_from_args(args)
@@ -111,5 +121,7 @@ def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | No
     lock = read_lock(stack_lock_path(loaded), update_command=command)
     dkim_public = read_dkim_public_keys(args.outputs) if args.outputs else {}
     only = chosen_domains(loaded.settings, getattr(args, "domain", None) or [])
+    if lock is not None:
+        require_pinned(loaded.settings, only, lock, source=str(stack_lock_path(loaded)))
     return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public,
                                                   only=only, update_command=command))

@@ -139,3 +139,16 @@ def test_outputs_with_a_key_that_is_not_a_key_is_refused(in_repo, capsys, tmp_pa
     outputs.write_text(json.dumps({"example.com": {"dkim": {"s2026a": {"public_key": "AAAA", "algorithm": "rsa-2048"}}}}), encoding="utf-8")
     code, _, err = run(capsys, "plan", "--stack", "example", "--outputs", str(outputs))
     assert code == 2 and "[outputs-public-key]" in err and "example.com.dkim.s2026a" in err
+
+
+def test_every_missing_lock_entry_is_listed_at_once(capsys, tmp_path: Path) -> None:
+    text = (ROOT / "stacks" / "Pulumi.example.yaml").read_text(encoding="utf-8")
+    text = text.replace("          - mailchimp ", "          - include:spf.second.example\n          - mailchimp ", 1)
+    text = text.replace("          - amazonses ", "          - include:spf.first.example\n          - amazonses ", 1)
+    config = tmp_path / "Pulumi.example.yaml"
+    config.write_text(text, encoding="utf-8")
+    shutil.copy(ROOT / "stacks" / "spf.lock.json", tmp_path / "spf.lock.json")
+    code, _, err = run(capsys, "plan", "--config", str(config))
+    assert code == 2
+    assert "spf lock [include:spf.first.example]" in err and "spf lock [include:spf.second.example]" in err
+    assert err.count("[lock-missing]") == 2
