@@ -23,6 +23,7 @@ REPORT_TO = "please report it to the sending-domain maintainers (the project's i
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sending_domain.cli import dmarc as dmarc_cmd
     from sending_domain.cli import drift as drift_cmd
     from sending_domain.cli import init as init_cmd
     from sending_domain.cli import plan as plan_cmd
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help=f"print the traceback of an internal error (or set {DEBUG_ENV}=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (init_cmd, plan_cmd, spf_cmd, verify_cmd, drift_cmd):
+    for module in (init_cmd, plan_cmd, spf_cmd, verify_cmd, drift_cmd, dmarc_cmd):
         module.register(commands)
     _add_debug_everywhere(commands)
     help_text.apply(commands)

@@ -29,6 +29,7 @@ from sending_domain.core.settings import (
     MX_FAILURE_BEHAVIORS,
     SPF_ALL,
     DkimKeySettings,
+    DmarcGateSettings,
     DmarcSettings,
     DomainSettings,
     SesSettings,
@@ -42,7 +43,9 @@ _DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "senders", "spf", "d
 _SPF_KEYS = ("all", "maxLookups", "maxBytes")
 _DKIM_KEYS = ("keys",)
 _DKIM_KEY_KEYS = ("selector", "algorithm", "state")
-_DMARC_KEYS = (*dmarc.POLICY_FIELDS, "force")
+_DMARC_KEYS = (*dmarc.POLICY_FIELDS, "force", "gate")
+_GATE_KEYS = ("settleHours", "windowDays", "windowDaysBeforeReject", "minReporters", "minMessages", "minAligned",
+              "minDkimAligned", "maxUnknownShare", "selectors")
 _SES_KEYS = ("region", "mailFrom", "behaviorOnMxFailure")
 
 MAX_BYTES_RANGE = (100, 1232)  # 1232: the EDNS payload size of DNS Flag Day 2020; larger answers go TCP
@@ -304,7 +307,69 @@ def _dmarc(node: Reader) -> DmarcSettings:
         ruf=_dmarc_uris(section, "ruf"),
         fo=_fo(section),
         force=section.flag("force", False),
+        gate=_gate(section, node),
     )
+
+
+def _gate(section: Reader, domain: Reader) -> DmarcGateSettings:
+    """``dmarc.gate``: the evidence ``dmarc status`` needs for the next stage (defaults in DmarcGateSettings)."""
+    gate = section.mapping("gate", _GATE_KEYS)
+    d = DmarcGateSettings()
+    if gate is None:
+        return d
+    return DmarcGateSettings(
+        settle_hours=gate.integer("settleHours", d.settle_hours, check=range_check(0, 720, "hours")),
+        window_days=gate.integer("windowDays", d.window_days, check=range_check(1, 366, "days")),
+        window_days_before_reject=gate.integer("windowDaysBeforeReject", d.window_days_before_reject,
+                                               check=range_check(1, 366, "days")),
+        min_reporters=gate.integer("minReporters", d.min_reporters, check=range_check(1, 1000, "reporters")),
+        min_messages=gate.integer("minMessages", d.min_messages, check=range_check(0, 10**12, "messages")),
+        min_aligned=_percent(gate, "minAligned", d.min_aligned),
+        min_dkim_aligned=_percent(gate, "minDkimAligned", d.min_dkim_aligned),
+        max_unknown_share=_percent(gate, "maxUnknownShare", d.max_unknown_share),
+        selectors=_gate_selectors(gate, domain),
+    )
+
+
+def _percent(node: Reader, key: str, default: float) -> float:
+    value = node.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        node.add(key, "type", "must be a number of percent such as 98 or 99.5")
+        return default
+    if not 0 <= value <= 100:
+        node.add(key, "range", "must be 0..100 (percent)")
+        return default
+    return float(value)
+
+
+def _gate_selectors(gate: Reader, domain: Reader) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``selectors: {sendgrid: [s1, s2]}``: the DKIM selectors a listed sender signs with."""
+    raw = gate.get("selectors")
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        gate.add("selectors", "type", "must be a mapping of sender to a list of DKIM selectors")
+        return ()
+    senders = [s for s in (domain.get("senders") or []) if isinstance(s, str)]
+    listed = {spf_term(s): s.strip() for s in senders}
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for name, selectors in raw.items():
+        at = gate.at(f"selectors.{name}")
+        sender = listed.get(spf_term(name)) if isinstance(name, str) else None
+        if sender is None:
+            gate.problems.add(at, "gate-sender", f"must be one of this domain's senders ({', '.join(senders) or 'none listed'})")
+            continue
+        if not isinstance(selectors, list) or not all(isinstance(x, str) for x in selectors):
+            gate.problems.add(at, "type", "must be a list of DKIM selectors")
+            continue
+        bad = [x for x in selectors if dkim.validate_selector(x.lower())]
+        if bad:
+            gate.problems.add(at, "selector", f"{bad[0]!r}: {dkim.validate_selector(bad[0].lower())}")
+            continue
+        out.append((sender, tuple(x.lower() for x in selectors)))
+    return tuple(out)
 
 
 def _dmarc_uris(section: Reader, key: str) -> tuple[str, ...]:

@@ -51,6 +51,21 @@ class DkimKeySettings:
 
 
 @dataclass(frozen=True)
+class DmarcGateSettings:
+    """The evidence ``dmarc status`` needs before it calls the next DMARC stage safe (docs/dmarc-evidence.md)."""
+
+    settle_hours: int = 48  # count reports that begin this long after the stage first shows in reports
+    window_days: int = 14  # days of evidence before a step (leaving none included)
+    window_days_before_reject: int = 30  # days of evidence before a step to p=reject
+    min_reporters: int = 3  # distinct reporting organisations
+    min_messages: int = 500  # messages in the reports counted
+    min_aligned: float = 98.0  # percent aligned, overall and for every known sender
+    min_dkim_aligned: float = 98.0  # percent DKIM-aligned before reject, overall and per sender (RFC 9989 §7.4)
+    max_unknown_share: float = 1.0  # percent of all mail one unknown source may send
+    selectors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (sender, its DKIM selectors)
+
+
+@dataclass(frozen=True)
 class DmarcSettings:
     """The DMARC policy to publish at ``_dmarc.<domain>`` (RFC 7489 §6.3). ``None`` leaves a tag out."""
 
@@ -64,6 +79,7 @@ class DmarcSettings:
     ruf: tuple[str, ...] = ()
     fo: str | None = None
     force: bool = False  # allow moving more than one step towards enforcement
+    gate: DmarcGateSettings = DmarcGateSettings()  # the evidence `dmarc status` asks for (not published)
 
 
 @dataclass(frozen=True)

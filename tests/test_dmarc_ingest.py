@@ -1,0 +1,180 @@
+"""``dmarc ingest`` and ``dmarc status`` end to end: files and S3 (moto), duplicates, a hostile batch, exit codes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sending_domain.cli.main import main
+from sending_domain.desired import read_lock
+from sending_domain.dmarc_ingest import file_inputs, ingest, s3_inputs
+from sending_domain.dmarc_store import ReportStore
+from sending_domain.stack import load_stack
+from tests.dmarc_reports import example_streams, unaligned_partner, write_report_set
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "stacks" / "Pulumi.example.yaml"
+SETTINGS = load_stack(config_file=EXAMPLE).settings.domain("example.com")
+LOCK = read_lock(ROOT / "stacks" / "spf.lock.json")
+ENTITY_BOMB = (b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+               b"<feedback>&b;</feedback>")
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    assert LOCK is not None
+    folder = tmp_path / "reports"
+    write_report_set(folder, "example.com", example_streams(SETTINGS, LOCK).values(), first_day=20_400, days=3)
+    return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_stores_every_report_once(tmp_path: Path, reports: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "r.sqlite"
+    code, out, _ = run(capsys, "dmarc", "ingest", str(reports), "--db", str(db), "--jobs", "1")
+    assert code == 0 and out.splitlines()[-1].startswith("12 stored (")
+    assert "  warning: gzip inside gzip (double gzip)" in out
+    # the same files again, and the same report under another name: known, not stored twice
+    shutil.copy(next(reports.glob("Yahoo*.xml.gz")), tmp_path / "copy.xml.gz")
+    code, out, _ = run(capsys, "dmarc", "ingest", str(reports), str(tmp_path / "copy.xml.gz"), "--db", str(db), "--json")
+    document = json.loads(out)
+    assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0}
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM reports").fetchone() == (12,)
+        rows, messages = con.execute("SELECT COUNT(*), SUM(count) FROM rows").fetchone()
+    assert rows > 12 and messages > 0
+
+
+def test_a_report_with_a_known_id_and_new_content_is_a_duplicate(tmp_path: Path, reports: Path) -> None:
+    first = next(reports.glob("Outlook*.xml"))
+    changed = tmp_path / "changed.xml"
+    changed.write_bytes(first.read_bytes().replace(b"<count>", b"<count>1", 1))
+    with ReportStore(tmp_path / "r.sqlite") as store:
+        statuses = [o.status for o in ingest(file_inputs([str(first), str(changed)]), store)]
+    assert statuses == ["stored", "duplicate"]
+
+
+def test_a_hostile_batch_names_each_bad_input_and_stores_the_rest(tmp_path: Path, reports: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a-bomb.xml").write_bytes(ENTITY_BOMB)
+    good = next(reports.glob("Yahoo*.xml.gz")).read_bytes()
+    (bad / "b-truncated.xml.gz").write_bytes(good[: len(good) // 2])
+    (bad / "c-good.xml.gz").write_bytes(good)
+    (bad / "d-junk.eml").write_bytes(b"Subject: hi\n\nno report\n")
+    code, out, err = run(capsys, "dmarc", "ingest", str(bad), str(tmp_path / "missing"), "--db", str(tmp_path / "r.sqlite"))
+    assert code == 2 and err == ""
+    lines = [line for line in out.splitlines() if not line.startswith("  ")]
+    assert [line.split()[0] for line in lines[:-1]] == ["refused", "refused", "stored", "refused", "refused"]
+    assert lines[-2] == f"refused    {tmp_path / 'missing'}: no such file or folder"
+    assert f"refused    {bad / 'a-bomb.xml'}: the XML declares a DTD or entities (DTDForbidden)" in out
+    assert f"refused    {bad / 'b-truncated.xml.gz'}: truncated gzip" in out
+    assert f"stored     {bad / 'c-good.xml.gz'}: yahoo " in out
+    assert f"refused    {bad / 'd-junk.eml'}: an email without a report attached" in out
+    assert out.splitlines()[-1].startswith("1 stored (")
+
+
+def test_worker_processes_store_the_same(tmp_path: Path, reports: Path) -> None:
+    with ReportStore(tmp_path / "one.sqlite") as one, ReportStore(tmp_path / "two.sqlite") as two:
+        a = ingest(file_inputs([str(reports)]), one, jobs=1)
+        b = ingest(file_inputs([str(reports)]), two, jobs=2)
+        assert a == b
+        query = "SELECT source_ip, count, dkim, spf FROM rows ORDER BY rowid"
+        assert one.db.execute(query).fetchall() == two.db.execute(query).fetchall()
+
+
+@mock_aws
+def test_ingest_from_s3(tmp_path: Path, reports: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    for path in sorted(reports.iterdir()):
+        s3.put_object(Bucket="reports", Key=f"inbound/{path.name}", Body=path.read_bytes())
+    s3.put_object(Bucket="reports", Key="inbound/spam", Body=b"Subject: buy\n\nnow\n")
+    s3.put_object(Bucket="reports", Key="other/x.xml", Body=b"<feedback/>")
+    with ReportStore(tmp_path / "r.sqlite") as store:
+        outcomes = ingest(s3_inputs("s3://reports/inbound/", s3), store)
+    assert sorted({o.status for o in outcomes}) == ["refused", "stored"]
+    assert [o.name for o in outcomes if o.status == "refused"] == ["s3://reports/inbound/spam"]
+    assert sum(o.status == "stored" for o in outcomes) == 12
+    code, out, _ = run(capsys, "dmarc", "ingest", "s3://reports/inbound/", "--db", str(tmp_path / "r.sqlite"), "--json")
+    assert code == 2 and json.loads(out)["counts"] == {"stored": 0, "duplicate": 12, "refused": 1}
+    code, _, err = run(capsys, "dmarc", "ingest", "s3://no-such-bucket/x", "--db", str(tmp_path / "r.sqlite"))
+    assert code == 2 and "s3://no-such-bucket/x: S3 refused: NoSuchBucket" in err
+
+
+def _stack_with_reports(tmp_path: Path, streams: dict) -> Path:
+    stack = tmp_path / "stacks"
+    stack.mkdir(parents=True)
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "          force: false                # true allows",
+        "          gate: {selectors: {'include:_spf.partner.example.net': [partner1], 'ip4:192.0.2.0/24': [office1]}}\n"
+        "          force: false                # true allows",
+    )
+    (stack / "Pulumi.t.yaml").write_text(text, encoding="utf-8")
+    shutil.copy(ROOT / "stacks" / "spf.lock.json", stack / "spf.lock.json")
+    import time
+
+    today = int(time.time()) // 86400
+    write_report_set(tmp_path / "in", "example.com", streams.values(), first_day=today - 20, days=20)
+    assert main(["dmarc", "ingest", str(tmp_path / "in"), "--db", str(stack / "dmarc-reports.sqlite"), "--jobs", "1"]) == 0
+    return stack / "Pulumi.t.yaml"
+
+
+def test_status_cli_pass_and_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert LOCK is not None
+    streams = example_streams(SETTINGS, LOCK)
+    config = _stack_with_reports(tmp_path / "a", streams)
+    capsys.readouterr()
+    code, out, _ = run(capsys, "dmarc", "status", "--config", str(config), "--domain", "example.com")
+    assert code == 0 and out.startswith("example.com: p=none → p=quarantine pct=10: PASS\n")
+    html = tmp_path / "status.html"
+    code, out, _ = run(capsys, "dmarc", "status", "--config", str(config), "--domain", "example.com", "--json", "--html", str(html))
+    document = json.loads(out)
+    assert code == 0 and document["kind"] == "dmarc-status" and document["domains"][0]["verdict"] == "PASS"
+    page = html.read_text(encoding="utf-8")
+    assert page.count("<svg") == 1 and "<polyline" in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # news.example.org has no reports at all
+    code, out, _ = run(capsys, "dmarc", "status", "--config", str(config), "--markdown")
+    assert code == 0 and "### news.example.org: p=none → p=quarantine pct=10: INSUFFICIENT\\_EVIDENCE" not in out
+    assert "news.example.org: p=none → p=quarantine pct=10: INSUFFICIENT_EVIDENCE" in out
+
+    failing = _stack_with_reports(tmp_path / "b", unaligned_partner(streams))
+    capsys.readouterr()
+    code, out, _ = run(capsys, "dmarc", "status", "--config", str(failing), "--domain", "example.com")
+    assert code == 1 and out.startswith("example.com: p=none → p=quarantine pct=10: FAIL\n")
+    assert "    - [sender-aligned] include:_spf.partner.example.net: 0 % of" in out
+
+
+def test_status_without_a_database_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "dmarc", "status", "--config", str(EXAMPLE), "--db", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "no report database at" in err and "Traceback" not in err
+
+
+def test_a_database_of_another_kind_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "x.sqlite"
+    db.write_bytes(b"not a database at all" * 100)
+    code, _, err = run(capsys, "dmarc", "ingest", str(tmp_path), "--db", str(db))
+    assert code == 2 and "cannot use" in err and "as the report database" in err
+
+
+def test_report_text_is_escaped_before_it_is_printed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    xml = gzip.compress("<feedback><report_metadata><org_name>evil\u202e\u2028::error::x</org_name><report_id>1</report_id>".encode()
+                        + b"<date_range><begin>0</begin><end>10</end></date_range></report_metadata>"
+                        + b"<policy_published><domain>example.com</domain><p>none</p></policy_published></feedback>")
+    (tmp_path / "e.xml.gz").write_bytes(xml)
+    code, out, _ = run(capsys, "dmarc", "ingest", str(tmp_path / "e.xml.gz"), "--db", str(tmp_path / "r.sqlite"))
+    assert code == 0 and "\u202e" not in out and "\u2028" not in out and "evil\\u202e\\u2028::error::x" in out
