@@ -24,6 +24,7 @@ from sending_domain.core.config_reader import Problems, Reader, Reason, enum_rea
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.records import is_hostname, normalize_name
 from sending_domain.core.senders import sender_reason, spf_term
+from sending_domain.core.ses_regions import unknown_ses_region_reason
 from sending_domain.core.settings import (
     DEFAULT_TTL,
     MX_FAILURE_BEHAVIORS,
@@ -434,9 +435,10 @@ def _ses(node: Reader, domain: str | None) -> SesSettings | None:
 
 
 def ses_region_reason(region: str) -> Reason | None:
-    if _SES_REGION.match(region):
-        return None
-    return "ses-region", f"'{region}' is not an AWS region name such as eu-west-1"
+    if not _SES_REGION.match(region):
+        return "ses-region", f"'{region}' is not an AWS region name such as eu-west-1"
+    unknown = unknown_ses_region_reason(region)  # botocore's endpoint data for sesv2, written out
+    return ("ses-region", unknown) if unknown else None
 
 
 def mail_from_name(value: str, domain: str) -> tuple[str | None, Reason | None]:
