@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from dataclasses import replace
 from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from sending_domain.core.errors import ConfigError, Problem
 from sending_domain.core.render import DesiredDomain, flatten_options, our_zones, render_domain, spf_root_text
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.spf.flatten import Flattened, flatten_snapshot
-from sending_domain.core.spf.lock import SpfLock, lock_terms
+from sending_domain.core.spf.lock import UPDATE_COMMAND, SpfLock, lock_terms
 from sending_domain.core.spf.terms import parse_record
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.dns.spf_fetch import flatten_live
@@ -31,18 +32,21 @@ def lock_path(stack_dir: Path) -> Path:
     return stack_dir / LOCK_FILE
 
 
-def read_lock(path: Path) -> SpfLock | None:
-    """The lock at ``path``, or None when there is none."""
+def read_lock(path: Path, *, update_command: str = UPDATE_COMMAND) -> SpfLock | None:
+    """The lock at ``path``, or None when there is none; every value is checked (ConfigError naming the entry).
+
+    ``update_command`` is the command messages suggest (with the stack's --stack or --config).
+    """
     if not path.exists():
         return None
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        message = f"the SPF lock file is not UTF-8 text (byte {e.start}); regenerate it with `sending-domain spf lock --update`"
+        message = f"the SPF lock file is not UTF-8 text (byte {e.start}); regenerate it with `{update_command}`"
         raise ConfigError(Problem("", "lock-unreadable", message), source=str(path)) from None
     except OSError as e:
         raise ConfigError(Problem("", "lock-unreadable", f"cannot read the SPF lock file: {e.strerror or e}"), source=str(path)) from None
-    return SpfLock.from_json(text, source=str(path))
+    return SpfLock.from_json(text, source=str(path), update_command=update_command)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -55,18 +59,26 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def flatten_domain(settings: DomainSettings, *, lock: SpfLock | None, resolver: AsyncResolver | None) -> Flattened:
+async def flatten_domain(settings: DomainSettings, *, lock: SpfLock | None, resolver: AsyncResolver | None,
+                         key: str = "", update_command: str = UPDATE_COMMAND) -> Flattened:
+    """``settings``' SPF flattened from the lock (offline) or live DNS; ``key`` is the domain's place in the
+    stack (``domains[0]``), so warnings name the sender they are about."""
     text = spf_root_text(settings)
     terms = lock_terms(settings.domain, parse_record(text, settings.domain))
+    options = replace(
+        flatten_options(settings),
+        allow_wide=settings.spf.allow_wide,
+        sender_keys=tuple(f"{key or settings.domain}.senders[{j}]" for j in range(len(settings.senders))),
+    )
     if lock is not None and (resolver is None or all(t in lock.entries for t in terms)):
         # offline: a term missing from the lock is a ConfigError that names it
-        return flatten_snapshot(settings.domain, lock.snapshot(terms), text, flatten_options(settings))
+        return flatten_snapshot(settings.domain, lock.snapshot(terms), text, options)
     if resolver is None:
         raise ConfigError(
             f"{settings.domain}: there is no SPF lock to plan from offline; "
-            "create it with `sending-domain spf lock --update` and commit it"
+            f"create it with `{update_command}` and commit it"
         )
-    return await flatten_live(settings.domain, resolver, text, flatten_options(settings))
+    return await flatten_live(settings.domain, resolver, text, options)
 
 
 async def desired_domains(
@@ -76,9 +88,14 @@ async def desired_domains(
     resolver: AsyncResolver | None = None,
     dkim_public: Mapping[tuple[str, str], str] | None = None,
     only: Sequence[str] = (),
+    update_command: str = UPDATE_COMMAND,
 ) -> list[DesiredDomain]:
     """Render every domain of ``stack`` (or those in ``only``), flattening their SPF concurrently."""
     chosen = [d for d in stack.domains if not only or d.domain in only]
-    spf = await asyncio.gather(*(flatten_domain(d, lock=lock, resolver=resolver) for d in chosen))
+    command = lock.update_command if lock is not None else update_command
+    spf = await asyncio.gather(*(
+        flatten_domain(d, lock=lock, resolver=resolver, key=f"domains[{stack.domains.index(d)}]", update_command=command)
+        for d in chosen
+    ))
     zones = our_zones(stack)
     return [render_domain(d, s, dkim_public=dkim_public, zones=zones) for d, s in zip(chosen, spf)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import sys
+from pathlib import Path
 
 from sending_domain.cli.common import (
     add_nameserver_option,
@@ -16,11 +18,13 @@ from sending_domain.cli.common import (
     stack_lock_path,
 )
 from sending_domain.core.errors import CheckFailed
+from sending_domain.core.settings import StackSettings
 from sending_domain.core.spf.flatten import MAX_BYTES, MAX_LOOKUPS, FlattenOptions, Flattened
+from sending_domain.core.text import printable
 from sending_domain.desired import read_lock
 from sending_domain.dns.resolver import AsyncResolver
 from sending_domain.dns.spf_fetch import flatten_live
-from sending_domain.spf_lock import check_lock, refresh_lock
+from sending_domain.spf_lock import check_lock, update_command, update_lock_file
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -39,7 +43,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     lock = sub.add_parser("lock", help="pin the vendor SPF trees of a stack (--update) or compare them with live DNS (--check)")
     add_stack_options(lock)
     mode = lock.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--update", action="store_true", help="resolve every tree and rewrite stacks/spf.lock.json")
+    mode.add_argument("--update", action="store_true", help="resolve every tree and rewrite spf.lock.json next to the stack file")
     mode.add_argument("--check", action="store_true", help="exit 1 when a vendor's live tree differs from the lock")
     add_nameserver_option(lock)
     lock.add_argument("--json", action="store_true", help="machine-readable output")
@@ -51,6 +55,7 @@ def run_flatten(args: argparse.Namespace) -> int:
     options = FlattenOptions(
         max_lookups=bounded_int(args.max_lookups, name="--max-lookups", low=1, high=MAX_LOOKUPS),
         max_bytes=bounded_int(args.max_bytes, name="--max-bytes", low=100, high=4000),
+        refuse_wide=False,  # nothing is published: a set wider than the floor is shown, with a warning
     )
     resolver = AsyncResolver(args.nameserver)
     result = asyncio.run(flatten_live(domain, resolver, args.record, options))
@@ -67,34 +72,43 @@ def render_text(result: Flattened, queries: int) -> str:
         f"; {result.lookups} of at most {MAX_LOOKUPS} lookups (the original tree needs {result.original_lookups}); "
         f"{queries} DNS queries"
     )
-    lines += [f"; warning: {w}" for w in result.warnings]
+    lines += [f"; warning: {printable(w)}" for w in result.warnings]
     return "\n".join(lines)
 
 
 def run_lock(args: argparse.Namespace) -> int:
     loaded = load_stack_from_args(args)
     path = stack_lock_path(loaded)
-    previous = read_lock(path)
+    command = update_command(loaded.path, loaded.stack_name)
     resolver = AsyncResolver(args.nameserver)
     if args.update:
-        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-        lock = asyncio.run(refresh_lock(loaded.settings, resolver, now, previous))
-        changed = sorted(t for t, e in lock.entries.items() if previous is None or previous.entries.get(t) != e)
-        path.write_text(lock.to_json(), encoding="utf-8")
-        if args.json:
-            print_json({"lock": str(path), "terms": sorted(lock.entries), "changed": changed})
-        else:
-            print(f"pinned {len(lock.entries)} SPF trees in {path}; changed: {', '.join(changed) or 'none'}")
-        return 0
+        return _update(args, loaded.settings, path, resolver, command)
+    previous = read_lock(path, update_command=command)
     if previous is None:
-        raise CheckFailed(f"there is no SPF lock at {path}; create it with `sending-domain spf lock --update`")
+        raise CheckFailed(f"there is no SPF lock at {path}; create it with `{command}`")
     changes = asyncio.run(check_lock(loaded.settings, previous, resolver))
     if args.json:
-        print_json({"lock": str(path), "changes": [{"term": c.term, "detail": c.detail, "added": list(c.added), "removed": list(c.removed)} for c in changes]})
+        print_json({"lock": str(path), "changes": [c.as_json() for c in changes]})
     elif changes:
-        print("vendor SPF trees changed since the lock was written; run `sending-domain spf lock --update` and review the diff:")
+        print(f"vendor SPF trees changed since {path} was written; run `{command}` and review the diff:")
         for change in changes:
-            print(f"  - {change}")
+            print(f"  - {printable(str(change))}")
     else:
-        print(f"the lock matches live DNS ({len(previous.entries)} trees)")
+        print(f"the lock {path} matches live DNS ({len(previous.entries)} trees)")
     return 1 if changes else 0
+
+
+def _update(args: argparse.Namespace, settings: StackSettings, path: Path, resolver: AsyncResolver, command: str) -> int:
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    done = asyncio.run(update_lock_file(path, settings, resolver, now, update_command=command))
+    if done.rebuilt:
+        problems = "; ".join(printable(str(p)) for p in done.rebuilt)
+        print(f"sending-domain: warning: the SPF lock {path} could not be read whole ({problems}); rebuilt it from "
+              "live DNS, keeping the entries that were still valid: stacks that share it may need `--update` too",
+              file=sys.stderr)
+    if args.json:
+        print_json({"lock": str(path), "terms": sorted(done.lock.entries), "changed": list(done.changed),
+                    "rebuilt": [str(p) for p in done.rebuilt]})
+    else:
+        print(f"pinned {len(done.lock.entries)} SPF trees in {path}; changed: {', '.join(done.changed) or 'none'}")
+    return 0

@@ -41,7 +41,7 @@ from sending_domain.core.settings import (
 _STACK_KEYS = ("defaults", "domains")
 _DEFAULTS_KEYS = ("ttl", "adopt")
 _DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "senders", "spf", "dkim", "dmarc", "ses")
-_SPF_KEYS = ("all", "maxLookups", "maxBytes")
+_SPF_KEYS = ("all", "maxLookups", "maxBytes", "allowWide")
 _DKIM_KEYS = ("keys",)
 _DKIM_KEY_KEYS = ("selector", "algorithm", "state")
 _DMARC_KEYS = (*dmarc.POLICY_FIELDS, "force", "gate")
@@ -119,7 +119,7 @@ def _domain(raw: object, path: str, problems: Problems, default_ttl: int, defaul
     zone_name, zone_id = _zone(node, name)
     ttl = _ttl(node, default_ttl)
     senders = _senders(node)
-    spf = _spf(node)
+    spf = _spf(node, senders)
     keys, complete = _dkim(node)
     dmarc_settings = _dmarc(node)
     ses = _ses(node, name)
@@ -196,18 +196,32 @@ def _senders(node: Reader) -> tuple[str, ...]:
     return tuple(senders)
 
 
-def _spf(node: Reader) -> SpfSettings:
+def _spf(node: Reader, senders: Sequence[str]) -> SpfSettings:
     spf = node.mapping("spf", _SPF_KEYS)
     if spf is None:
         return SpfSettings()
     default = SpfSettings()
     return SpfSettings(
+        allow_wide=_allow_wide(spf, senders),
         all=(spf.text("all", check=spf_all_reason) or default.all).lower(),  # type: ignore[arg-type]
         # RFC 7208 §4.6.4: at most 10 DNS-querying terms per evaluation.
         max_lookups=spf.integer("maxLookups", default.max_lookups, check=range_check(1, 10, "RFC 7208 §4.6.4")),
         # RFC 7208 §3.4: keep the answer small enough for UDP.
         max_bytes=spf.integer("maxBytes", default.max_bytes, check=range_check(*MAX_BYTES_RANGE, "bytes per name")),
     )
+
+
+def _allow_wide(spf: Reader, senders: Sequence[str]) -> tuple[str, ...]:
+    """Senders trusted to authorize networks wider than the floor (core/spf/floor.py); each must be listed."""
+    listed = {spf_term(s): s for s in senders}
+    allowed: list[str] = []
+    for path, item in spf.items("allowWide"):
+        term = spf_term(item) if isinstance(item, str) else None
+        if term is None or term not in listed:
+            spf.problems.add(path, "allow-wide", f"must be one of this domain's senders ({', '.join(senders) or 'none listed'})")
+            continue
+        allowed.append(term)
+    return tuple(dict.fromkeys(allowed))
 
 
 def spf_all_reason(value: str) -> Reason | None:

@@ -30,11 +30,11 @@ from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
 from sending_domain.core.spf.flatten import MAX_LOOKUPS, FlattenOptions
 from sending_domain.core.spf.lock import VendorChange
 from sending_domain.core.spf.terms import is_spf_record
+from sending_domain.core.text import printable
 
 ACTIONS = ("create", "update", "delete")
 CHAIN_PREFIX = FlattenOptions().chain_prefix  # _spf1.<domain>, _spf2.<domain>, ... (see flatten.py)
 MAX_CHAINS = MAX_LOOKUPS  # RFC 7208 §4.6.4: each chain costs a lookup, so no set has more than 10
-LOCK_FIX = "run `sending-domain spf lock --update` and review the diff"
 _DMARC = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)  # RFC 7489 §6.6.3
 _DKIM = re.compile(r"^\s*v\s*=\s*DKIM1\s*(;|$)")  # RFC 6376 §3.6.1
 _NAMESPACE = {
@@ -334,9 +334,16 @@ def _is_versionless_dkim(value: str) -> bool:
 
 def vendor_message(change: VendorChange) -> str:
     """What a vendor's change means for mail, and what to do."""
+    fix = f"run `{change.fix}` and review the diff"
     head = f"vendor {change.term}'s live SPF tree no longer matches the lock"
     if "not pinned" in change.detail:  # spf_lock.check_lock: a stack term the lock lacks
-        return f"vendor {change.term} {change.detail}, so plans cannot be made offline; {LOCK_FIX}"
+        return f"vendor {change.term} {change.detail}, so plans cannot be made offline; {fix}"
+    if change.error:  # spf_lock.check_lock: the vendor's include vanished or no longer evaluates
+        gone = f" ({', '.join(change.removed)})" if change.removed else ""
+        return (f"vendor {change.term} is gone from live DNS or broken: {change.error}. Receivers now return "
+                f"permerror for any record that includes it, and the lock still authorizes its old addresses{gone}; "
+                f"remove the sender from the stack or replace it with the vendor's new include, then run "
+                f"`{change.fix}` (which refuses the stack, like a live flattening, until then)")
     if change.added:
         what = f"the flattened record is stale and mail from its new addresses ({', '.join(change.added)}) would fail SPF"
     elif change.removed:
@@ -345,7 +352,7 @@ def vendor_message(change: VendorChange) -> str:
         what = "its records changed but it covers the same addresses, so mail is unaffected; refresh the lock anyway"
     else:
         what = f"{change.detail}; the flattened record may be stale and mail from new addresses would fail SPF"
-    return f"{head}: {what}; {LOCK_FIX}"
+    return f"{head}: {what}; {fix}"
 
 
 # --- rendering ---------------------------------------------------------------------------------------
@@ -366,10 +373,15 @@ def shown_value(rdtype: str, value: str) -> str:
     return quote_txt((value,)) if rdtype == "TXT" else value + "."
 
 
+def _inert(shown: str) -> str:
+    """``shown`` as is when it is all printable, else with control characters (and backslashes) escaped."""
+    return shown if shown.isprintable() else printable(shown)
+
+
 def _diff_lines(change: Change) -> list[str]:
     lines = []
-    if change.before is not None:
-        lines.append(f"- {change.name}. {change.type} {shown_value(change.type, change.before)}")
+    if change.before is not None:  # a live value: control characters escaped before it reaches a terminal or a PR
+        lines.append(f"- {change.name}. {change.type} {_inert(shown_value(change.type, change.before))}")
     if change.after is not None:
         lines.append(f"+ {change.name}. {change.type} {shown_value(change.type, change.after)}")
     return lines
@@ -403,8 +415,7 @@ def render_json(plan: Plan) -> str:
         "drifted": plan.drifted,
         "summary": {**{a: plan.count(a) for a in ACTIONS}, "vendors": len(plan.vendors), "checked": plan.checked},
         "changes": [c.as_json() for c in plan.changes],
-        "vendors": [{"term": v.term, "added": list(v.added), "removed": list(v.removed), "detail": v.detail,
-                     "message": vendor_message(v)} for v in plan.vendors],
+        "vendors": [{**v.as_json(), "message": vendor_message(v)} for v in plan.vendors],
         "notes": list(plan.notes),
     }
     return json.dumps(data, indent=2) + "\n"

@@ -35,6 +35,7 @@ class SpfSettings:
     all: SpfAll = "~all"
     max_lookups: int = 10
     max_bytes: int = 450
+    allow_wide: tuple[str, ...] = ()  # SPF terms of senders trusted with networks wider than the floor
 
 
 @dataclass(frozen=True)

@@ -402,7 +402,7 @@ def test_required_and_type_messages() -> None:
     assert typed["defaults.ttl"] == "must be a whole number, not text"
     assert typed["domains[0].domain"] == 'must be text, not a number (quote it: "42")'
     assert typed["domains[0].senders"] == "must be a list, not text"
-    assert typed["domains[0].spf"] == "must be a mapping (allowed keys: all, maxLookups, maxBytes), not text"
+    assert typed["domains[0].spf"] == "must be a mapping (allowed keys: all, maxLookups, maxBytes, allowWide), not text"
     assert messages("18_domain_not_mapping.yaml")["domains[1].spf.maxLookups"] == (
         "must be a whole number, not a decimal number"
     )

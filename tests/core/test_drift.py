@@ -340,7 +340,8 @@ def test_json_rendering_is_exact() -> None:
     assert data["changes"][0] == {"action": "create", "name": "_dmarc.example.com", "type": "TXT", "before": None,
                                   "after": "v=DMARC1; p=none", "reason": "missing | gone"}
     assert data["vendors"] == [{"term": "include:amazonses.com", "added": ["203.0.113.0/24"], "removed": [],
-                                "detail": "its addresses changed", "message": vendor_message(SMALL.vendors[0])}]
+                                "detail": "its addresses changed", "error": None,
+                                "message": vendor_message(SMALL.vendors[0])}]
     assert data["notes"] == ["s2._domainkey.example.com: pending"]
     assert render_json(SMALL) == render_json(SMALL)
 
