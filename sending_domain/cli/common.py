@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sending_domain.core.errors import ConfigError, Problem
-from sending_domain.core.records import is_hostname, normalize_name
-from sending_domain.core.render import DesiredDomain
-from sending_domain.core.settings import StackSettings
-from sending_domain.core.spf.lock import SpfLock
 from sending_domain.core.text import printable
-from sending_domain.desired import desired_domains, lock_path, read_lock, run_sync
-from sending_domain.outputs import read_dkim_public_keys
-from sending_domain.spf_lock import update_command
-from sending_domain.stack import LoadedStack, load_stack
+
+if TYPE_CHECKING:  # the rest is imported where it is used: --help and argument errors stay fast
+    from pathlib import Path
+
+    from sending_domain.core.render import DesiredDomain
+    from sending_domain.core.settings import StackSettings
+    from sending_domain.core.spf.lock import SpfLock
+    from sending_domain.stack import LoadedStack
 
 
 def add_nameserver_option(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,8 @@ def add_domain_option(parser: argparse.ArgumentParser, help: str) -> None:
 
 def domain_argument(text: str, what: str = "DOMAIN") -> str:
     """A domain name from the command line, IDN (``bücher.example``) converted to its A-label form."""
+    from sending_domain.core.records import is_hostname, normalize_name
+
     name = to_ascii_name(text)
     if name is None or not is_hostname(name):
         raise ConfigError(Problem("", "hostname", f"{what} {printable(text)!r} is not a valid domain name"))
@@ -95,12 +97,16 @@ def print_json(data: object) -> None:
 
 def load_stack_from_args(args: argparse.Namespace) -> LoadedStack:
     """The stack named by --stack or --config (one of them is required)."""
+    from sending_domain.stack import load_stack
+
     if not args.stack and not args.config:
         raise ConfigError(Problem("", "usage", "name a stack: --stack NAME (reads stacks/Pulumi.NAME.yaml) or --config FILE"))
     return load_stack(stack=args.stack, config_file=args.config)
 
 
 def stack_lock_path(loaded: LoadedStack) -> Path:
+    from sending_domain.desired import lock_path
+
     return lock_path(loaded.path.parent)
 
 
@@ -116,6 +122,10 @@ def require_pinned(stack: StackSettings, domains: list[str], lock: SpfLock, *, s
 
 def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | None, list[DesiredDomain]]:
     """The stack named by the arguments and what it publishes, offline: SPF from the lock, DKIM from --outputs."""
+    from sending_domain.desired import desired_domains, read_lock, run_sync
+    from sending_domain.outputs import read_dkim_public_keys
+    from sending_domain.spf_lock import update_command
+
     loaded = load_stack_from_args(args)
     command = update_command(loaded.path, loaded.stack_name)  # messages suggest it with --stack/--config
     lock = read_lock(stack_lock_path(loaded), update_command=command)

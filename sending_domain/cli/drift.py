@@ -8,23 +8,23 @@ as unchecked.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sending_domain.cli.common import add_domain_option, add_nameserver_option, add_stack_options, desired_offline, print_json
-from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.errors import DnsError
 from sending_domain.core.text import printable
-from sending_domain.core.drift import Plan, compare, questions, render_json, render_markdown, render_text
-from sending_domain.core.render import DesiredDomain
-from sending_domain.core.settings import StackSettings
-from sending_domain.core.spf.lock import SpfLock
-from sending_domain.desired import run_sync
-from sending_domain.dns.resolver import AsyncResolver
-from sending_domain.spf_lock import check_lock
+
+if TYPE_CHECKING:  # imported when the command runs: --help and argument errors stay fast
+    from sending_domain.core.dnsdata import Answer, Question
+    from sending_domain.core.drift import Plan
+    from sending_domain.core.render import DesiredDomain
+    from sending_domain.core.settings import StackSettings
+    from sending_domain.core.spf.lock import SpfLock
+    from sending_domain.dns.resolver import AsyncResolver
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -60,6 +60,10 @@ class DriftRun:
 
 
 def run_drift(args: argparse.Namespace) -> int:
+    from sending_domain.core.drift import render_markdown, render_text
+    from sending_domain.desired import run_sync
+    from sending_domain.dns.resolver import AsyncResolver
+
     loaded, lock, desired = desired_offline(args)
     assert lock is not None  # desired_domains refuses to plan without one
     settings = loaded.settings
@@ -91,6 +95,8 @@ def incomplete_header(run: DriftRun, *, markdown: bool = False) -> str:
 
 def json_document(run: DriftRun) -> dict:
     """The drift JSON (docs/json.md): the plan's fields, with the version and what was left unchecked."""
+    from sending_domain.core.drift import render_json
+
     return {
         "version": JSON_VERSION,
         "kind": "drift",
@@ -107,6 +113,10 @@ async def find_drift(
 ) -> DriftRun:
     """Ask live DNS for our records and the vendors' trees at once; a domain whose questions DNS failed for is
     left out of the comparison and named, the rest are compared."""
+    import asyncio
+
+    from sending_domain.core.drift import compare, questions
+
     (observed, failed), vendors = await asyncio.gather(observe(desired, resolver), _vendors(settings, lock, resolver))
     unchecked: dict[str, str] = {}
     for domain in desired:
@@ -119,6 +129,8 @@ async def find_drift(
 
 
 async def _vendors(settings: StackSettings, lock: SpfLock, resolver: AsyncResolver) -> tuple[list, str | None]:
+    from sending_domain.spf_lock import check_lock
+
     try:
         return await check_lock(settings, lock, resolver), None
     except DnsError as e:
@@ -130,6 +142,10 @@ async def observe(
 ) -> tuple[dict[Question, Answer], dict[Question, DnsError]]:
     """Answers to every question the comparison needs; new answers may reveal more (chained SPF names).
     Questions DNS failed for are returned apart, never asked again in this run."""
+    import asyncio
+
+    from sending_domain.core.drift import questions
+
     observed: dict[Question, Answer] = {}
     failed: dict[Question, DnsError] = {}
     while todo := sorted(questions(desired, observed) - observed.keys() - failed.keys()):

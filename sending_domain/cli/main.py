@@ -22,15 +22,25 @@ INTERRUPTED = 130
 REPORT_TO = "please report it to the sending-domain maintainers (the project's issue tracker) with the command you ran"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from sending_domain.cli import dmarc as dmarc_cmd
-    from sending_domain.cli import drift as drift_cmd
-    from sending_domain.cli import init as init_cmd
-    from sending_domain.cli import plan as plan_cmd
-    from sending_domain.cli import spf as spf_cmd
-    from sending_domain.cli import verify as verify_cmd
+# Every sub-command: its module (whose register() adds it) and the line `sending-domain --help` shows for it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("sending_domain.cli.init", "write a starter stack from live DNS (SPF senders, DMARC, DKIM selectors) and pin its senders"),
+    "plan": ("sending_domain.cli.plan", "print the records a stack publishes (offline: SPF from the lock)"),
+    "spf": ("sending_domain.cli.spf", "SPF flattening and the vendor lock"),
+    "verify": ("sending_domain.cli.verify", "check live DNS, SES and a test mail against the stack"),
+    "drift": ("sending_domain.cli.drift", "compare live DNS and vendor SPF trees with the stack; exit 1 on drift"),
+    "dmarc": ("sending_domain.cli.dmarc", "DMARC aggregate reports: ingest them, and judge the next stage on them"),
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, only the sub-command it names is imported (the others are stand-ins
+    that list themselves in ``--help``), so ``--help`` and argument errors start fast."""
+    import importlib
+
     from sending_domain.cli import help as help_text
 
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
     parser = argparse.ArgumentParser(
         prog="sending-domain",
         formatter_class=help_text.Formatter,
@@ -44,8 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help=f"print the traceback of an internal error (or set {DEBUG_ENV}=1)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (init_cmd, plan_cmd, spf_cmd, verify_cmd, drift_cmd, dmarc_cmd):
-        module.register(commands)
+    for name, (module, summary) in COMMANDS.items():
+        if wanted is None or name == wanted:
+            importlib.import_module(module).register(commands)
+        else:
+            commands.add_parser(name, help=summary)  # a stand-in: never the one that runs
     _add_debug_everywhere(commands)
     help_text.apply(commands)
     return parser
@@ -76,15 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    from sending_domain.cli.failure import describe
-
     wants_json = "--json" in argv or _format_json(argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse: 2 for bad usage (message already on stderr), 0 for --help
         code = int(e.code or 0)
         if code and wants_json:
+            from sending_domain.cli.failure import describe
+
             _json_failure(describe(_Usage(), "usage"), code)
         return code
     debug = bool(getattr(args, "debug", False)) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
@@ -95,6 +108,8 @@ def _run(argv: list[str]) -> int:
         print("sending-domain: interrupted", file=sys.stderr)
         return INTERRUPTED
     except Exception as error:  # every error ends here: one line (or a JSON error), the right exit code
+        from sending_domain.cli.failure import describe
+
         failure = describe(error)
         if failure.internal:
             print(f"sending-domain: internal error: {failure.message}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sending_domain.cli.common import (
     add_domain_option,
@@ -13,9 +14,11 @@ from sending_domain.cli.common import (
     desired_offline,
     print_json,
 )
-from sending_domain.core.adopt import Adoption
-from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
 from sending_domain.core.text import printable
+
+if TYPE_CHECKING:  # types only: the renderer is imported when the command runs, so --help stays fast
+    from sending_domain.core.adopt import Adoption
+    from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -16,13 +16,11 @@ Environment (read here and nowhere else):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import ssl
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sending_domain.cli.common import (
     add_nameserver_option,
@@ -34,22 +32,20 @@ from sending_domain.cli.common import (
     print_json,
     stack_lock_path,
 )
-from sending_domain.core.checks import exit_code
 from sending_domain.core.errors import ConfigError, Problem
-from sending_domain.core.settings import DomainSettings, StackSettings
-from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, SmtpCredentials
-from sending_domain.desired import read_lock
-from sending_domain.dns.resolver import AsyncResolver
-from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
-from sending_domain.outputs import read_dkim_public_keys
-from sending_domain.verify.report import render_json, render_text
-from sending_domain.verify.runner import SmtpPlan, VerifyIO, verify_stack
-from sending_domain.verify.smtp_probe import DEFAULT_DEADLINE
+
+if TYPE_CHECKING:  # the verifier is imported when the command runs: --help and argument errors stay fast
+    import ssl
+
+    from sending_domain.core.settings import DomainSettings, StackSettings
+    from sending_domain.core.smtp_auth import SmtpCredentials
+    from sending_domain.verify.runner import SmtpPlan
 
 USERNAME_ENV = "SENDING_DOMAIN_SMTP_USERNAME"
 PASSWORD_ENV = "SENDING_DOMAIN_SMTP_PASSWORD"
 SMTP_PORTS = (587, 2587, 465)
 MAX_WAIT = 3 * 24 * 3600  # SES itself looks for 72 hours
+SMTP_DEADLINE = 120.0  # seconds for one whole SMTP session; SES answers each step in well under a second
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,19 +57,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` file: DKIM public keys to compare")
     p.add_argument("--smtp", action=argparse.BooleanOptionalAction, default=False, help="send a test message through SES SMTP (default: no)")
     p.add_argument("--ses", action=argparse.BooleanOptionalAction, default=True, help="check the SES identities (default: yes)")
-    p.add_argument("--to", default=DEFAULT_RECIPIENT, metavar="ADDRESS", help=f"test recipient (default {DEFAULT_RECIPIENT})")
+    p.add_argument("--to", metavar="ADDRESS", help="test recipient (default: the SES mailbox simulator's success@ address)")
     p.add_argument("--from", dest="sender", metavar="ADDRESS", help="test sender (default sending-domain-verify@<domain>)")
     p.add_argument("--port", type=int, choices=SMTP_PORTS, default=587, help="587 or 2587 (STARTTLS) or 465 (TLS); default 587")
     p.add_argument("--smtp-host", metavar="HOST", help="SMTP host name (default email-smtp.<region>.amazonaws.com)")
     p.add_argument("--smtp-port", metavar="N", help="any port 1..65535, with --smtp-host (a local test server); 465 and 2465 are implicit TLS, others STARTTLS")
-    p.add_argument("--smtp-deadline", default=str(DEFAULT_DEADLINE), metavar="SECONDS",
-                   help=f"the longest one SMTP session may take, 1..3600 (default {DEFAULT_DEADLINE:g})")
+    p.add_argument("--smtp-deadline", default=str(SMTP_DEADLINE), metavar="SECONDS",
+                   help=f"the longest one SMTP session may take, 1..3600 (default {SMTP_DEADLINE:g})")
     p.add_argument("--smtp-ca", metavar="FILE", help="CA bundle to verify the SMTP server with (default: the system's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run_verify)
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sending_domain.core.checks import exit_code
+    from sending_domain.desired import read_lock
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.outputs import read_dkim_public_keys
+    from sending_domain.verify.report import render_json, render_text
+    from sending_domain.verify.runner import VerifyIO, verify_stack
+
     loaded = load_stack_from_args(args)
     chosen = _chosen(loaded.settings, args.domain)
     wait = _wait(args.wait)
@@ -154,10 +159,12 @@ def _require_credentials(session: Any, what: str, opt_out: str) -> Any:
 
 def smtp_credentials(env: Mapping[str, str], session: Any) -> Callable[[str], SmtpCredentials]:
     """Region → SMTP credentials: ready ones from the environment, else derived from the IAM key in the chain."""
+    from sending_domain.core.smtp_auth import TEMPORARY_CREDENTIALS_REASON, Secret, SmtpCredentials
+
     username, password = env.get(USERNAME_ENV, ""), env.get(PASSWORD_ENV, "")
     if username or password:
         if not (username and password):
-            raise ConfigError(f"set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither")
+            raise ConfigError(Problem("", "usage", f"set both {USERNAME_ENV} and {PASSWORD_ENV}, or neither"))
         ready = SmtpCredentials(username, Secret(password), "environment")
         return lambda _region: ready
     frozen = _require_credentials(session, f"--smtp (or set {USERNAME_ENV} and {PASSWORD_ENV})", "--no-smtp").get_frozen_credentials()
@@ -169,16 +176,20 @@ def smtp_credentials(env: Mapping[str, str], session: Any) -> Callable[[str], Sm
 
 
 def _smtp_plan(args: argparse.Namespace, with_ses: list[DomainSettings], session: Any, env: Mapping[str, str]) -> SmtpPlan:
+    from sending_domain.verify.message import DEFAULT_RECIPIENT, domain_of
+    from sending_domain.verify.runner import SmtpPlan
+
+    recipient = args.to if args.to is not None else DEFAULT_RECIPIENT
     if not with_ses:
-        raise ConfigError("--smtp: none of the chosen domains has an ses: block to send through")
+        raise ConfigError(Problem("", "usage", "--smtp: none of the chosen domains has an ses: block to send through"))
     if args.sender is not None:
         if "@" not in args.sender or len(with_ses) != 1:
-            raise ConfigError("--from takes one address and needs exactly one SES domain (use --domain)")
+            raise ConfigError(Problem("", "usage", "--from takes one address and needs exactly one SES domain (use --domain)"))
         domain = with_ses[0].domain
         if not (domain_of(args.sender) == domain or domain_of(args.sender).endswith("." + domain)):
-            raise ConfigError(f"--from {args.sender}: the test is for {domain}; send from an address at {domain}")
-    if "@" not in args.to:
-        raise ConfigError(f"--to {args.to!r} is not an email address")
+            raise ConfigError(Problem("", "usage", f"--from {args.sender}: the test is for {domain}; send from an address at {domain}"))
+    if "@" not in recipient:
+        raise ConfigError(Problem("", "usage", f"--to {recipient!r} is not an email address"))
     if args.smtp_host is not None:
         domain_argument(args.smtp_host, "--smtp-host")
     port = args.port
@@ -187,7 +198,7 @@ def _smtp_plan(args: argparse.Namespace, with_ses: list[DomainSettings], session
             raise ConfigError(Problem("", "usage", "--smtp-port needs --smtp-host: SES listens only on 587, 2587 and 465 (--port)"))
         port = bounded_int(args.smtp_port, name="--smtp-port", low=1, high=65535)
     return SmtpPlan(
-        recipient=args.to,
+        recipient=recipient,
         sender=args.sender,
         port=port,
         deadline=_seconds(args.smtp_deadline, "--smtp-deadline", 1, 3600),
@@ -198,10 +209,12 @@ def _smtp_plan(args: argparse.Namespace, with_ses: list[DomainSettings], session
 
 
 def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    import ssl
+
     try:
         return ssl.create_default_context(cafile=cafile)
     except (OSError, ssl.SSLError) as e:
-        raise ConfigError(f"--smtp-ca {cafile}: cannot load it as a CA bundle ({getattr(e, 'strerror', None) or e})") from None
+        raise ConfigError(Problem("", "usage", f"--smtp-ca {cafile}: cannot load it as a CA bundle ({getattr(e, 'strerror', None) or e})")) from None
 
 
 # --- progress on a terminal ---------------------------------------------------------------------------
