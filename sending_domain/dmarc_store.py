@@ -1,12 +1,19 @@
 """The aggregate reports read so far, in one SQLite file (the standard library's embedded database).
 
-Two tables: ``reports`` (who reported, the period, the policy the reporter found, the quirks it showed) and
-``rows`` (one per ``<record>``: source address, count, disposition, the DKIM and SPF alignment of
-``policy_evaluated``, header and envelope from, the DKIM signatures, the SPF results and the override reasons,
-the last three as JSON lists). A report is stored once: by (reporter, report id) and by the SHA-256 of its XML.
+``reports`` holds who reported, the period, the policy the reporter found and the quirks it showed; ``rows`` one
+row per ``<record>``: source address, count, disposition and its facts — the DKIM and SPF alignment of
+``policy_evaluated``, header and envelope from, the DKIM signatures, the SPF results and the override reasons.
+Addresses and facts repeat across rows, so each is stored once (``addresses``, ``facts``; the view
+``report_rows`` shows the rows written out). A report is stored once: by (reporter, report id) and by the SHA-256
+of its XML.
+
+``dmarc status`` never reads ``rows``: at ingest each report's counts are also added to ``tallies``, one entry per
+(bucket, source, facts), where a bucket is the reports of one domain with the same period and published policy —
+everything that decides whether a report counts. Reporters that cover the same day share a bucket, so the tallies
+grow with days × sources, not with reports, and a status query reads them in their primary-key order.
 
 The file is written in WAL mode, one transaction per batch of reports, so a crash loses at most the batch being
-written and readers (``dmarc status``) never see half a report.
+written and readers never see half a report.
 """
 
 from __future__ import annotations
@@ -17,15 +24,23 @@ from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
-from sending_domain.core.dmarc_evidence import RowGroup
+from sending_domain.core.dmarc_evidence import Facts, Tally
 from sending_domain.core.dmarc_gate import ReportHead
 from sending_domain.core.dmarc_report import Report
 from sending_domain.core.errors import ConfigError, Problem
 
 SCHEMA_VERSION = 1
 DB_FILE = "dmarc-reports.sqlite"
+DAY = 86400
 
 _SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    domain TEXT NOT NULL,
+    begin INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reports (
     id INTEGER PRIMARY KEY,
     reporter TEXT NOT NULL,
@@ -47,24 +62,43 @@ CREATE TABLE IF NOT EXISTS reports (
     sha256 TEXT NOT NULL UNIQUE,
     warnings TEXT NOT NULL,
     rows INTEGER NOT NULL,
+    bucket INTEGER NOT NULL REFERENCES buckets (id),
     UNIQUE (reporter, report_id)
 );
 CREATE INDEX IF NOT EXISTS reports_domain_begin ON reports (domain, begin);
-CREATE TABLE IF NOT EXISTS rows (
-    report INTEGER NOT NULL REFERENCES reports (id),
-    source_ip TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    disposition TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS addresses (id INTEGER PRIMARY KEY, ip TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS facts (
+    id INTEGER PRIMARY KEY,
     dkim_aligned INTEGER NOT NULL,
     spf_aligned INTEGER NOT NULL,
     header_from TEXT NOT NULL,
     envelope_from TEXT NOT NULL,
     dkim TEXT NOT NULL,
     spf TEXT NOT NULL,
-    reasons TEXT NOT NULL
+    reasons TEXT NOT NULL,
+    UNIQUE (dkim_aligned, spf_aligned, header_from, envelope_from, dkim, spf, reasons)
+);
+CREATE TABLE IF NOT EXISTS rows (
+    report INTEGER NOT NULL REFERENCES reports (id),
+    source INTEGER NOT NULL REFERENCES addresses (id),
+    count INTEGER NOT NULL,
+    disposition TEXT NOT NULL,
+    facts INTEGER NOT NULL REFERENCES facts (id)
 );
 CREATE INDEX IF NOT EXISTS rows_report ON rows (report);
+CREATE TABLE IF NOT EXISTS tallies (
+    bucket INTEGER NOT NULL REFERENCES buckets (id),
+    source INTEGER NOT NULL,
+    facts INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (bucket, source, facts)
+) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS report_rows AS
+    SELECT w.report, a.ip AS source_ip, w.count, w.disposition, f.dkim_aligned, f.spf_aligned, f.header_from,
+           f.envelope_from, f.dkim, f.spf, f.reasons
+    FROM rows w JOIN addresses a ON a.id = w.source JOIN facts f ON f.id = w.facts;
 """
+
 
 def default_path(stack_dir: Path) -> Path:
     """The database lives next to the stack files, like the SPF lock."""
@@ -81,6 +115,8 @@ class ReportStore:
             raise ConfigError(Problem("", "no-reports", message), source=str(path))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._addresses: dict[str, int] = {}
+            self._facts: dict[tuple, int] = {}
             self.db = sqlite3.connect(path, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -118,6 +154,8 @@ class ReportStore:
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
+            self._addresses.clear()
+            self._facts.clear()
             raise
         return outcomes
 
@@ -125,33 +163,66 @@ class ReportStore:
         if cur.execute("SELECT 1 FROM reports WHERE (reporter = ? AND report_id = ?) OR sha256 = ?",
                        (report.reporter, report.report_id, report.sha256)).fetchone():
             return "duplicate"
+        bucket = self._bucket(cur, report)
         cur.execute(
             "INSERT INTO reports (reporter, report_id, org_name, email, begin, end, domain, p, sp, pct, np, testing,"
-            " adkim, aspf, format, source, sha256, warnings, rows) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " adkim, aspf, format, source, sha256, warnings, rows, bucket) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (report.reporter, report.report_id, report.org_name, report.email, report.begin, report.end,
              report.domain, report.p, report.sp, report.pct, report.np, report.testing, report.adkim, report.aspf,
-             report.format, source, report.sha256, json.dumps(list(report.warnings)), len(report.rows)),
+             report.format, source, report.sha256, json.dumps(list(report.warnings)), len(report.rows), bucket),
         )
         rid = cur.lastrowid
-        dumps = json.dumps
+        addresses, facts = self._addresses, self._facts
+        stored: list[tuple[int, int, int, str, int]] = []
+        tallies: dict[tuple[int, int], int] = {}
+        for r in report.rows:
+            a = addresses.get(r.source_ip)
+            if a is None:
+                a = self._address_id(cur, r.source_ip)
+            key = (r.dkim_aligned, r.spf_aligned, r.header_from, r.envelope_from, r.dkim, r.spf, r.reasons)
+            f = facts.get(key)
+            if f is None:
+                f = self._facts_id(cur, key)
+            stored.append((rid, a, r.count, r.disposition, f))
+            tallies[(a, f)] = tallies.get((a, f), 0) + r.count
+        cur.executemany("INSERT INTO rows VALUES (?,?,?,?,?)", stored)
         cur.executemany(
-            "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            ((rid, r.source_ip, r.count, r.disposition, r.dkim_aligned, r.spf_aligned, r.header_from, r.envelope_from,
-              dumps(r.dkim), dumps(r.spf), dumps(r.reasons)) for r in report.rows),
+            "INSERT INTO tallies VALUES (?,?,?,?) ON CONFLICT (bucket, source, facts) DO UPDATE SET count = count + excluded.count",
+            ((bucket, a, f, n) for (a, f), n in tallies.items()),
         )
         return "stored"
+
+    def _bucket(self, cur: sqlite3.Cursor, report: Report) -> int:
+        key = json.dumps([report.domain, report.begin, report.end, report.p, report.pct, report.testing])
+        cur.execute("INSERT OR IGNORE INTO buckets (key, domain, begin, end) VALUES (?,?,?,?)",
+                    (key, report.domain, report.begin, report.end))
+        return cur.execute("SELECT id FROM buckets WHERE key = ?", (key,)).fetchone()[0]
+
+    def _address_id(self, cur: sqlite3.Cursor, ip: str) -> int:
+        cur.execute("INSERT OR IGNORE INTO addresses (ip) VALUES (?)", (ip,))
+        found = self._addresses[ip] = cur.execute("SELECT id FROM addresses WHERE ip = ?", (ip,)).fetchone()[0]
+        return found
+
+    def _facts_id(self, cur: sqlite3.Cursor, key: tuple) -> int:
+        values = (*key[:4], json.dumps(key[4]), json.dumps(key[5]), json.dumps(key[6]))
+        cur.execute("INSERT OR IGNORE INTO facts (dkim_aligned, spf_aligned, header_from, envelope_from, dkim, spf, reasons)"
+                    " VALUES (?,?,?,?,?,?,?)", values)
+        found = self._facts[key] = cur.execute(
+            "SELECT id FROM facts WHERE dkim_aligned = ? AND spf_aligned = ? AND header_from = ? AND envelope_from = ?"
+            " AND dkim = ? AND spf = ? AND reasons = ?", values).fetchone()[0]
+        return found
 
     # --- reading ---------------------------------------------------------------------------------------------
 
     def reports(self, domain: str) -> list[ReportHead]:
         """Every report about ``domain`` (policy_published/domain), oldest first."""
         cur = self.db.execute(
-            "SELECT id, reporter, begin, end, p, pct, testing FROM reports WHERE domain = ? ORDER BY begin, id",
+            "SELECT id, reporter, begin, end, p, pct, testing, bucket FROM reports WHERE domain = ? ORDER BY begin, id",
             (domain,))
         return [ReportHead(*row) for row in cur]
 
-    def row_groups(self, report_ids: Iterable[int]) -> list[RowGroup]:
-        """The rows of the given reports, summed over rows with the same facts on the same day."""
+    def tallies(self, report_ids: Iterable[int]) -> list[Tally]:
+        """The counts of the given reports' rows per day, source and facts (through their buckets)."""
         ids = sorted(set(report_ids))
         if not ids:
             return []
@@ -159,21 +230,24 @@ class ReportStore:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS chosen (id INTEGER PRIMARY KEY)")
             cur.execute("DELETE FROM chosen")
             cur.executemany("INSERT INTO chosen VALUES (?)", ((i,) for i in ids))
-            rows = cur.execute(
-                "SELECT r.begin / 86400 AS day, w.source_ip, w.dkim_aligned, w.spf_aligned, w.header_from,"
-                " w.envelope_from, w.dkim, w.spf, w.reasons, SUM(w.count)"
-                " FROM chosen c JOIN reports r ON r.id = c.id JOIN rows w ON w.report = c.id"
-                " GROUP BY day, w.source_ip, w.dkim_aligned, w.spf_aligned, w.header_from, w.envelope_from,"
-                " w.dkim, w.spf, w.reasons"
-            ).fetchall()
-        return [_group(row) for row in rows]
+            buckets = dict(cur.execute(
+                "SELECT DISTINCT b.id, b.begin / ? FROM chosen c JOIN reports r ON r.id = c.id JOIN buckets b ON b.id = r.bucket",
+                (DAY,)).fetchall())
+            cur.execute("DELETE FROM chosen")
+            cur.executemany("INSERT INTO chosen VALUES (?)", ((b,) for b in sorted(buckets)))
+            rows = cur.execute("SELECT t.bucket, t.source, t.facts, t.count FROM chosen c JOIN tallies t ON t.bucket = c.id").fetchall()
+            sources = {s for _, s, _, _ in rows}
+            facts_ids = {f for _, _, f, _ in rows}
+            addresses = dict(cur.execute("SELECT id, ip FROM addresses").fetchall()) if sources else {}
+            facts = {row[0]: _facts(row[1:]) for row in cur.execute("SELECT * FROM facts") if row[0] in facts_ids}
+        return [Tally(buckets[b], addresses[s], f, facts[f], n) for b, s, f, n in rows]
 
 
-def _group(row: tuple) -> RowGroup:
-    day, ip, dkim_aligned, spf_aligned, header_from, envelope_from, dkim, spf, reasons, count = row
-    return RowGroup(day, ip, bool(dkim_aligned), bool(spf_aligned), header_from, envelope_from,
-                    _triples(dkim), _triples(spf), tuple(tuple(x) for x in json.loads(reasons)), int(count))
+def _facts(row: tuple) -> Facts:
+    dkim_aligned, spf_aligned, header_from, envelope_from, dkim, spf, reasons = row
+    return Facts(bool(dkim_aligned), bool(spf_aligned), header_from, envelope_from, _tuples(dkim), _tuples(spf),
+                 _tuples(reasons))
 
 
-def _triples(text: str) -> tuple:
+def _tuples(text: str) -> tuple:
     return tuple(tuple(x) for x in json.loads(text))

@@ -92,7 +92,7 @@ def test_worker_processes_store_the_same(tmp_path: Path, reports: Path) -> None:
         a = ingest(file_inputs([str(reports)]), one, jobs=1)
         b = ingest(file_inputs([str(reports)]), two, jobs=2)
         assert a == b
-        query = "SELECT source_ip, count, dkim, spf FROM rows ORDER BY rowid"
+        query = "SELECT source_ip, count, disposition, dkim_aligned, dkim, spf, reasons FROM report_rows ORDER BY report, rowid"
         assert one.db.execute(query).fetchall() == two.db.execute(query).fetchall()
 
 

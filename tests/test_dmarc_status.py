@@ -37,7 +37,7 @@ def judge(tmp_path: Path, streams: dict[str, Stream], *, days: int = 20, setting
         outcomes = ingest(file_inputs([str(tmp_path / "reports")]), store)
         assert {o.status for o in outcomes} == {"stored"}
         now = (first_day + days) * 86400 + 3600
-        return domain_status(settings, LOCK, store.reports("example.com"), store.row_groups, now=now, days=window)
+        return domain_status(settings, LOCK, store.reports("example.com"), store.tallies, now=now, days=window)
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def run_status(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else loaded.path.parent / DB_FILE
     now = int(dt.datetime.now(dt.timezone.utc).timestamp())
     with ReportStore(db, create=False) as store:
-        statuses = [domain_status(loaded.settings.domain(d), lock, store.reports(d), store.row_groups, now=now, days=days)
+        statuses = [domain_status(loaded.settings.domain(d), lock, store.reports(d), store.tallies, now=now, days=days)
                     for d in domains]
     if args.html:
         _write(Path(args.html), render_html(loaded.stack_name, statuses))

@@ -24,6 +24,7 @@ import bisect
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sending_domain.core.errors import SpfError
 from sending_domain.core.settings import DomainSettings
@@ -38,19 +39,26 @@ FORWARDING_OVERRIDES = frozenset({"mailing_list", "trusted_forwarder"})  # RFC 7
 SES_TERM = "include:amazonses.com"
 
 
-@dataclass(frozen=True)
-class RowGroup:
-    """Report rows with the same facts on the same UTC day, their counts summed: the unit that is classified."""
+class Facts(NamedTuple):
+    """What a report row says about its mail, whatever its source: the unit of storage and classification."""
 
-    day: int  # days since 1970 (UTC) of the report's begin
-    source_ip: str
-    dkim_aligned: bool
-    spf_aligned: bool
+    dkim_aligned: bool  # policy_evaluated/dkim = pass
+    spf_aligned: bool  # policy_evaluated/spf = pass
     header_from: str
     envelope_from: str
     dkim: tuple[tuple[str, str, str], ...]  # (d=, selector, result)
     spf: tuple[tuple[str, str, str], ...]  # (domain, scope, result)
     reasons: tuple[tuple[str, str], ...]  # (override type, comment)
+
+
+class Tally(NamedTuple):
+    """Messages from one source with the same facts on one UTC day (days since 1970), summed over reports.
+    ``facts_id`` names ``facts`` within one query, so a caller classifies each (source, facts) once."""
+
+    day: int
+    source_ip: str
+    facts_id: int
+    facts: Facts
     count: int
 
 
@@ -170,10 +178,10 @@ class Classified:
     reason: str  # why unaligned, forwarded or unknown; "" when aligned
 
 
-def classify(inventory: Inventory, group: RowGroup) -> Classified:
-    """The category of ``group`` (see the module docstring), the sender it belongs to and why."""
+def classify(inventory: Inventory, source_ip: str, group: Facts) -> Classified:
+    """The category of mail from ``source_ip`` with ``group``'s facts (module docstring), its sender and why."""
     aligned = group.dkim_aligned or group.spf_aligned
-    sender = inventory.sender_of(group.source_ip)
+    sender = inventory.sender_of(source_ip)
     override = next((kind for kind, _ in group.reasons if kind in FORWARDING_OVERRIDES), "")
     if sender is not None:
         if aligned:
@@ -193,14 +201,14 @@ def classify(inventory: Inventory, group: RowGroup) -> Classified:
     return Classified("unknown", "", "not from a sender of the stack and not aligned")
 
 
-def _signer(inventory: Inventory, group: RowGroup) -> str | None:
+def _signer(inventory: Inventory, group: Facts) -> str | None:
     for domain, selector, result in group.dkim:
         if result == "pass" and (name := inventory.sender_by_selector(domain, selector)):
             return name
     return None
 
 
-def unaligned_reason(group: RowGroup) -> str:
+def unaligned_reason(group: Facts) -> str:
     """Why a row is aligned by neither DKIM nor SPF, in the words a person acts on."""
     header = group.header_from
     ours = [(d, s, r) for d, s, r in group.dkim if _within(d, header) or _within(header, d)]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sending_domain.core.dmarc import DEFAULT_LADDER, Stage, next_stage
-from sending_domain.core.dmarc_evidence import Inventory, RowGroup, build_inventory, classify
+from sending_domain.core.dmarc_evidence import Classified, Inventory, Tally, build_inventory, classify
 from sending_domain.core.settings import DmarcGateSettings, DomainSettings
 from sending_domain.core.spf.lock import SpfLock
 
@@ -47,6 +47,7 @@ class ReportHead:
     p: str
     pct: int | None
     testing: str | None
+    bucket: int = 0  # reports with the same domain, period and policy share one (the store's tallies)
 
 
 @dataclass(frozen=True)
@@ -159,39 +160,42 @@ class Figures:
         return 100.0 * self.dkim_aligned / self.known if self.known else None
 
 
-def figures(inventory: Inventory, groups: Iterable[RowGroup]) -> Figures:
-    """Classify every group and sum it per sender, unknown source and day."""
+def figures(inventory: Inventory, tallies: Iterable[Tally]) -> Figures:
+    """Classify every tally (each source and facts once) and sum it per sender, unknown source and day."""
     names = [s.name for s in inventory.senders]
     per: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in names}  # messages, aligned, dkim, forwarded
     reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     unknown: dict[str, list] = {}
     days: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    memo: dict[tuple[str, int], Classified] = {}
     total = forwarded = unknown_total = 0
-    for group in groups:
-        total += group.count
-        c = classify(inventory, group)
+    for day, source_ip, facts_id, facts, count in tallies:
+        total += count
+        c = memo.get((source_ip, facts_id))
+        if c is None:
+            c = memo[(source_ip, facts_id)] = classify(inventory, source_ip, facts)
         if c.category == "unknown":
-            unknown_total += group.count
-            entry = unknown.setdefault(group.source_ip, [0, c.reason])
-            entry[0] += group.count
+            unknown_total += count
+            entry = unknown.setdefault(source_ip, [0, c.reason])
+            entry[0] += count
             continue
         figures_of = per.setdefault(c.sender, [0, 0, 0, 0]) if c.sender else None
         if c.category == "forwarded":
-            forwarded += group.count
+            forwarded += count
             if figures_of is not None:
-                figures_of[3] += group.count
+                figures_of[3] += count
             continue
         assert figures_of is not None
-        figures_of[0] += group.count
-        aligned = group.count if c.category == "aligned" else 0
+        aligned = count if c.category == "aligned" else 0
+        figures_of[0] += count
         figures_of[1] += aligned
-        figures_of[2] += group.count if c.category == "aligned" and group.dkim_aligned else 0
+        figures_of[2] += aligned if facts.dkim_aligned else 0
         if c.category == "unaligned":
-            reasons[c.sender][c.reason] += group.count
+            reasons[c.sender][c.reason] += count
         for series in ("", c.sender):
-            day = days[(group.day, series)]
-            day[0] += group.count
-            day[1] += aligned
+            tally = days[(day, series)]
+            tally[0] += count
+            tally[1] += aligned
     senders = tuple(
         SenderFigures(name, m, a, d, f, tuple(sorted(reasons[name].items(), key=lambda kv: (-kv[1], kv[0]))))
         for name, (m, a, d, f) in per.items()
@@ -314,13 +318,13 @@ class DomainStatus:
 
 
 def domain_status(settings: DomainSettings, lock: SpfLock | None, heads: Sequence[ReportHead],
-                  groups_of: Callable[[Sequence[int]], Iterable[RowGroup]], *, now: int, days: int | None = None) -> DomainStatus:
-    """Judge one domain: ``heads`` are its stored reports, ``groups_of(ids)`` gives the rows of the chosen ones."""
+                  tallies_of: Callable[[Sequence[int]], Iterable[Tally]], *, now: int, days: int | None = None) -> DomainStatus:
+    """Judge one domain: ``heads`` are its stored reports, ``tallies_of(ids)`` gives the rows of the chosen ones."""
     gate = settings.dmarc.gate
     stage = Stage(settings.dmarc.p, settings.dmarc.pct)
     window = days if days is not None else window_days(stage, gate)
     selection = choose_reports(heads, stage, gate, now=now, days=window)
     inventory = build_inventory(settings, lock, dict(gate.selectors))
-    figs = figures(inventory, groups_of(selection.ids))
+    figs = figures(inventory, tallies_of(selection.ids))
     return DomainStatus(settings.domain, window, now, selection, figs, judge(stage, gate, selection, figs),
                         inventory.warnings)

@@ -6,8 +6,8 @@ a binary stream and returns a :class:`Report`, or raises :class:`ReportRefused` 
 **No DTDs, no entities.** A DTD can only stand before the document's first element (XML 1.0 §2.8), so the
 prolog is read with ``defusedxml`` (DTDs, entity declarations and external references forbidden) up to the start
 of the root element; only then does the C ``ElementTree`` parser read the document, which therefore never meets a
-declaration. An entity bomb is refused at its ``<!DOCTYPE``, before any expansion. The body is read element by
-element (``iterparse``) and each ``<record>`` dropped once read, so memory follows one record, not the report.
+declaration. An entity bomb is refused at its ``<!DOCTYPE``, before any expansion. The body is read in chunks and
+each finished ``<record>`` taken and dropped as it comes, so memory follows one chunk's records, not the report.
 
 **Quirks warn, never refuse**: upper-case values (``Pass``), an empty ``org_name``, elements neither format
 defines, a date range over 24 hours (RFC 7489 §7.2 asks for at most a day), a row whose IP address or count is
@@ -108,12 +108,36 @@ def parse_report(stream: BinaryIO, *, max_rows: int = MAX_ROWS) -> Report:
     digest = hashlib.sha256()
     head, root_tag = _prolog(stream, digest)
     parser = _Parser(root_tag, max_rows)
+    pull = ElementTree.XMLPullParser(events=("start",))
     try:
-        for _, element in ElementTree.iterparse(_Reader(head, stream, digest), events=("end",)):
-            parser.end(element)
+        pull.feed(head)
+        root = next(element for _, element in pull.read_events())  # the prolog saw it start within ``head``
+        quiet = _quiet(pull)
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            pull.feed(chunk)
+            if not quiet:
+                for _ in pull.read_events():
+                    pass
+            parser.children(root, keep_last=True)
+        pull.close()
     except ElementTree.ParseError as e:
         raise ReportRefused(f"the XML does not parse: {printable(str(e))}") from None
+    parser.children(root, keep_last=False)
     return parser.report(digest.hexdigest())
+
+
+def _quiet(pull: ElementTree.XMLPullParser) -> bool:
+    """Stop ``pull`` reporting events once the root is known: the C parser then builds the tree without calling
+    back into Python per element, and the caller takes each finished child of the root as it comes. This uses the
+    hook ``XMLPullParser`` itself is built on; without it, events are read and dropped (slower, same result)."""
+    try:
+        pull._parser._setevents(pull._events_queue, ())  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - another ElementTree implementation
+        return False
+    for _ in pull.read_events():
+        pass
+    return True
 
 
 # --- the prolog: defusedxml up to the root element -------------------------------------------------------
@@ -165,21 +189,6 @@ def _prolog(stream: BinaryIO, digest: hashlib._Hash) -> tuple[bytes, str]:
     raise ReportRefused(f"no root element in the first {MAX_PROLOG // 1024} KiB")
 
 
-class _Reader:
-    """The prolog already read, then the rest of the stream (hashed as it goes)."""
-
-    def __init__(self, head: bytes, stream: BinaryIO, digest: hashlib._Hash) -> None:
-        self._head, self._stream, self._digest = head, stream, digest
-
-    def read(self, size: int = -1) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        chunk = self._stream.read(size if size and size > 0 else _CHUNK)
-        self._digest.update(chunk)
-        return chunk
-
-
 # --- the document -------------------------------------------------------------------------------------------
 
 _NAMES = sorted({name for names in _KNOWN.values() for name in names} | set(_KNOWN) | {
@@ -205,25 +214,30 @@ class _Parser:
         self.skipped = 0
         self.skip_reasons: list[str] = []
         self.addresses: dict[str, str] = {}
+        self.shared: dict[tuple, tuple] = {}
         if self.names.get(root_tag) != "feedback":
             raise ReportRefused(f"the root element is <{printable(root_tag)[:100]}>, not <feedback>: "
                                 "not a DMARC aggregate report")
         if self.ns and self.ns != RFC9990_NAMESPACE:
             self.warnings[f"unknown namespace {printable(self.ns)[:100]!r}, read as RFC 9990"] = None
 
-    def end(self, element: ElementTree.Element) -> None:
-        name = self.names.get(element.tag)
-        if name == "record":
-            self._record(element)
-            element.clear()
-        elif name == "report_metadata":
-            self.meta = self._fields(element, "report_metadata")
-        elif name == "policy_published":
-            self.policy = self._fields(element, "policy_published")
-        elif name == "feedback":
-            for child in element:
-                if self.names.get(child.tag) not in _KNOWN["feedback"]:
-                    self._stray(child.tag)
+    def children(self, root: ElementTree.Element, *, keep_last: bool) -> None:
+        """Take the root's finished children (all but the last while the document is still being read)."""
+        count = len(root) - (1 if keep_last else 0)
+        if count <= 0:
+            return
+        names = self.names
+        for element in root[:count]:
+            name = names.get(element.tag)
+            if name == "record":
+                self._record(element)
+            elif name == "report_metadata":
+                self.meta = self._fields(element, "report_metadata")
+            elif name == "policy_published":
+                self.policy = self._fields(element, "policy_published")
+            elif name not in _KNOWN["feedback"]:
+                self._stray(element.tag)
+        del root[:count]
 
     def _stray(self, tag: str) -> None:
         if len(self.stray) < 20:
@@ -273,12 +287,16 @@ class _Parser:
                     elif cname == "policy_evaluated":
                         for item in child:
                             iname = names.get(item.tag)
+                            value = (item.text or "").strip()[:MAX_TEXT]
+                            low = value.lower()
+                            if low != value:
+                                self._upper(value)
                             if iname == "disposition":
-                                disposition = self._lower(item.text)
+                                disposition = low
                             elif iname == "dkim":
-                                dkim_eval = self._lower(item.text)
+                                dkim_eval = low
                             elif iname == "spf":
-                                spf_eval = self._lower(item.text)
+                                spf_eval = low
                             elif iname == "reason":
                                 fields = self._leaves(item)
                                 reasons.append((self._lower(fields.get("type")), fields.get("comment", "")))
@@ -298,19 +316,29 @@ class _Parser:
             elif name == "auth_results":
                 for child in part:
                     cname = names.get(child.tag)
-                    fields = self._leaves(child)
-                    if cname == "dkim":
-                        dkim.append((fields.get("domain", "").lower().rstrip("."), fields.get("selector", "").lower(),
-                                     self._lower(fields.get("result"))))
-                    elif cname == "spf":
-                        spf.append((fields.get("domain", "").lower().rstrip("."), self._lower(fields.get("scope")),
-                                    self._lower(fields.get("result"))))
-                    else:
+                    if cname != "dkim" and cname != "spf":
                         self._stray(child.tag)
+                        continue
+                    domain = second = result = ""
+                    for leaf in child:
+                        lname = names.get(leaf.tag)
+                        if lname == "domain":
+                            domain = (leaf.text or "").strip()[:MAX_TEXT].lower().rstrip(".")
+                        elif lname == "selector" or lname == "scope":
+                            second = (leaf.text or "").strip()[:MAX_TEXT].lower()
+                        elif lname == "result":
+                            result = (leaf.text or "").strip()[:MAX_TEXT]
+                            if not result.islower():
+                                self._upper(result)
+                                result = result.lower()
+                    (dkim if cname == "dkim" else spf).append((domain, second, result))
             elif name != "extension":
                 self._stray(part.tag)
+        shared = self.shared  # rows repeat the same values: one object each, so a report is small to hold and to send
+        facts = (header_from, envelope_from, tuple(dkim), tuple(spf), tuple(reasons))
+        header_from, envelope_from, dkim_t, spf_t, reasons_t = shared.setdefault(facts, facts) if len(shared) < 100_000 else facts
         return Row(self._address(ip), _count(count), disposition, dkim_eval == "pass", spf_eval == "pass",
-                   header_from, envelope_from, tuple(dkim), tuple(spf), tuple(reasons))
+                   header_from, envelope_from, dkim_t, spf_t, reasons_t)
 
     def _address(self, text: str) -> str:
         """The canonical form of a source address; rows repeat addresses, so each is checked once."""
@@ -324,9 +352,13 @@ class _Parser:
     def _lower(self, value: str | None) -> str:
         value = (value or "").strip()[:MAX_TEXT]
         low = value.lower()
-        if low != value and len(self.upper) < 20:
-            self.upper[printable(value)[:40]] = None
+        if low != value:
+            self._upper(value)
         return low
+
+    def _upper(self, value: str) -> None:
+        if value and value.lower() != value and len(self.upper) < 20:
+            self.upper[printable(value)[:40]] = None
 
     def report(self, sha256: str) -> Report:
         meta, policy = self.meta, self.policy
@@ -371,6 +403,10 @@ class _BadRow(Exception):
 
 
 def _address(text: str) -> str:
+    """The canonical text of an IP address (an IPv4 address in canonical form is taken as it is, quickly)."""
+    parts = text.split(".")
+    if len(parts) == 4 and text.isascii() and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts):
+        return text
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sending_domain.core.dmarc_evidence import Classified, RowGroup, build_inventory, classify, sender_networks
+from sending_domain.core.dmarc_evidence import Classified, Facts, build_inventory, classify, sender_networks
 from sending_domain.core.spf.lock import SpfLock
 from sending_domain.desired import read_lock
 from sending_domain.stack import load_stack
@@ -20,9 +20,9 @@ D = "example.com"
 
 
 def group(ip: str, dkim_ok: bool = True, spf_ok: bool = True, envelope: str = "bounce.example.com",
-          dkim: tuple = ((D, "s2026a", "pass"),), reasons: tuple = (), spf: tuple | None = None) -> RowGroup:
+          dkim: tuple = ((D, "s2026a", "pass"),), reasons: tuple = (), spf: tuple | None = None) -> tuple[str, Facts]:
     spf = spf if spf is not None else ((envelope, "mfrom", "pass" if spf_ok else "fail"),)
-    return RowGroup(0, ip, dkim_ok, spf_ok, D, envelope, dkim, spf, reasons, 1)
+    return ip, Facts(dkim_ok, spf_ok, D, envelope, dkim, spf, reasons)
 
 
 @pytest.mark.parametrize(
@@ -63,8 +63,8 @@ def group(ip: str, dkim_ok: bool = True, spf_ok: bool = True, envelope: str = "b
         (group("not an address", False, False, dkim=()), Classified("unknown", "", "not from a sender of the stack and not aligned")),
     ],
 )
-def test_classify(row: RowGroup, expected: Classified) -> None:
-    assert classify(INVENTORY, row) == expected
+def test_classify(row: tuple[str, Facts], expected: Classified) -> None:
+    assert classify(INVENTORY, *row) == expected
 
 
 def test_networks_come_from_the_lock_first_match_wins() -> None:
@@ -82,7 +82,7 @@ def test_a_sender_the_lock_does_not_pin_is_warned_and_owns_nothing() -> None:
     assert not networks and "not pinned in the SPF lock" in problem
     inventory = build_inventory(SETTINGS, empty)
     assert inventory.warnings[0].startswith("amazonses: not pinned in the SPF lock")
-    assert classify(inventory, group("54.240.0.10", True, False, envelope=D)).category == "forwarded"
+    assert classify(inventory, *group("54.240.0.10", True, False, envelope=D)).category == "forwarded"
 
 
 def test_ses_without_an_amazonses_sender_is_counted_under_its_own_name() -> None:
@@ -91,4 +91,4 @@ def test_ses_without_an_amazonses_sender_is_counted_under_its_own_name() -> None
     settings = replace(SETTINGS, senders=("google-workspace",))
     inventory = build_inventory(settings, LOCK)
     assert [s.name for s in inventory.senders] == ["google-workspace", "amazonses (ses)"]
-    assert classify(inventory, group("54.240.0.10")) == Classified("aligned", "amazonses (ses)", "")
+    assert classify(inventory, *group("54.240.0.10")) == Classified("aligned", "amazonses (ses)", "")
