@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from sending_domain.cli import term
 from sending_domain.cli.common import add_domain_option, add_nameserver_option, add_stack_options, desired_offline, print_json
 from sending_domain.core.errors import DnsError
 from sending_domain.core.text import printable
@@ -73,12 +75,27 @@ def run_drift(args: argparse.Namespace) -> int:
     if args.json:
         print_json(json_document(run))
     else:
-        print(incomplete_header(run, markdown=args.markdown), end="")
-        print((render_markdown if args.markdown else render_text)(run.plan), end="")
+        columns = None if args.markdown else term.width()
+        print(fit(incomplete_header(run, markdown=args.markdown), columns), end="")
+        print(fit((render_markdown if args.markdown else render_text)(run.plan), columns), end="")
     if not run.complete:
         left_out = [*run.unchecked, *(["the vendor SPF trees"] if run.vendors_error is not None else [])]
         print(f"sending-domain: DNS failed for now, retry later; not compared: {', '.join(left_out)}", file=sys.stderr)
     return run.exit_code
+
+
+def fit(text: str, columns: int | None) -> str:
+    """The text report in ``columns``: a diff line's value (``- name. TXT "..."``) is elided in the middle, every
+    other line wrapped; the full values are in ``--json`` and ``--markdown``."""
+    if not columns:
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("- ", "+ ")):
+            out.append(term.elide(line, columns))
+        else:
+            out += textwrap.wrap(line, columns, subsequent_indent="    ", break_on_hyphens=False) or [line]
+    return "\n".join(out)
 
 
 def incomplete_header(run: DriftRun, *, markdown: bool = False) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from sending_domain.cli.common import (
     desired_offline,
     print_json,
 )
+from sending_domain.cli import term
 from sending_domain.core.text import printable
 
 if TYPE_CHECKING:  # types only: the renderer is imported when the command runs, so --help stays fast
@@ -40,8 +42,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_plan(args: argparse.Namespace) -> int:
     loaded, _, desired = desired_offline(args)
     adoptions = live_adoptions_from_args(args, loaded.settings, desired) if args.live else None
-    render = {"table": render_table, "json": render_json, "zone": render_zone}[args.format]
-    output = render(desired, loaded.stack_name, adoptions) if adoptions is not None else render(desired, loaded.stack_name)
+    if args.format == "table":
+        output = render_table(desired, loaded.stack_name, adoptions, columns=term.width())
+    else:
+        render = {"json": render_json, "zone": render_zone}[args.format]
+        output = render(desired, loaded.stack_name, adoptions) if adoptions is not None else render(desired, loaded.stack_name)
     if args.format == "zone":
         for warning in zone_warnings(desired):
             print(f"warning: {printable(warning)}", file=sys.stderr)
@@ -75,7 +80,10 @@ def _pending_value(p: PendingDkim) -> str:
     return f"(generated at deploy: {p.algorithm} key, {p.state})"
 
 
-def render_table(desired: Sequence[DesiredDomain], stack: str, adoptions: Sequence[Adoption] | None = None) -> str:
+def render_table(
+    desired: Sequence[DesiredDomain], stack: str, adoptions: Sequence[Adoption] | None = None, *, columns: int | None = None
+) -> str:
+    """The records per domain; with ``columns``, every line fits: long values elided, warnings wrapped."""
     lines = [f"# stack {stack}"]
     live = {a.domain: a for a in adoptions or ()}
     for d in desired:
@@ -84,11 +92,15 @@ def render_table(desired: Sequence[DesiredDomain], stack: str, adoptions: Sequen
         rows += [(p.name, "TXT", "", _pending_value(p)) for p in d.pending]
         width = [max(len(row[i]) for row in rows + [("NAME", "TYPE", "TTL", "")]) for i in range(3)]
         lines.append(f"{'NAME':<{width[0]}}  {'TYPE':<{width[1]}}  {'TTL':>{width[2]}}  VALUE")
-        lines += [f"{n:<{width[0]}}  {t:<{width[1]}}  {ttl:>{width[2]}}  {v}" for n, t, ttl, v in rows]
-        lines += [f"warning: {w}" for w in d.warnings]
+        room = max(20, columns - (width[0] + width[1] + width[2] + 6)) if columns else None
+        for n, t, ttl, v in rows:
+            line = f"{n:<{width[0]}}  {t:<{width[1]}}  {ttl:>{width[2]}}  {term.elide(v, room) if room else v}"
+            lines.append(line)
+        for w in d.warnings:
+            lines += textwrap.wrap(f"warning: {w}", columns, subsequent_indent="  ") if columns else [f"warning: {w}"]
         if d.domain in live:
             lines += adoption_lines(live[d.domain])
-    return "\n".join(lines)
+    return "\n".join(term.elide(line, columns) for line in lines) if columns else "\n".join(lines)
 
 
 def _display(r: DesiredRecord) -> str:

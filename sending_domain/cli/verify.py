@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sending_domain.cli import term
 from sending_domain.cli.common import (
     add_nameserver_option,
     add_stack_options,
@@ -110,7 +111,8 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.json:
         print_json(render_json(run))
     else:
-        print(render_text(run))
+        enabled = term.colour_enabled(sys.stdout)
+        print(render_text(run, columns=term.width(), paint=lambda text, status: term.paint(text, status, enabled)))
     return exit_code(run.reports)
 
 
