@@ -67,6 +67,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                    help=f"the longest one SMTP session may take, 1..3600 (default {SMTP_DEADLINE:g})")
     p.add_argument("--smtp-ca", metavar="FILE", help="CA bundle to verify the SMTP server with (default: the system's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr (the report and the exit code only)")
     p.set_defaults(func=run_verify)
 
 
@@ -94,7 +95,7 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     if io.ses_client is not None:
         _require_credentials(session, "the SES checks", "--no-ses")
-    progress = _Progress() if sys.stderr.isatty() else None
+    progress = _Progress() if sys.stderr.isatty() and not args.quiet else None
     run = asyncio.run(
         verify_stack(
             loaded.settings,
@@ -104,6 +105,7 @@ def run_verify(args: argparse.Namespace) -> int:
             io=io,
             wait=wait,
             on_progress=progress,
+            on_attempt=None if args.quiet else _attempt_line(progress),
         )
     )
     if progress is not None:
@@ -222,6 +224,20 @@ def _tls_context(cafile: str | None) -> ssl.SSLContext:
 # --- progress on a terminal ---------------------------------------------------------------------------
 
 
+def _attempt_line(progress: _Progress | None) -> Callable[[int, Any, float], None]:
+    """After each failed attempt of ``--wait``: which domains still fail and when the next attempt starts."""
+
+    def report(attempt: int, failing: Any, delay: float) -> None:
+        if progress is not None:
+            progress.clear()
+        names = ", ".join(list(failing)[:5]) + (f" and {len(failing) - 5} more" if len(failing) > 5 else "")
+        sys.stderr.write(f"verify: attempt {attempt}: {len(failing)} domain(s) not passing yet ({names}); "
+                         f"next attempt in {delay:.0f} s\n")
+        sys.stderr.flush()
+
+    return report
+
+
 class _Progress:
     """``verifying 37/500 domains (attempt 1)`` on stderr, redrawn at most ten times a second."""
 
@@ -242,3 +258,4 @@ class _Progress:
         if self.drawn:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+            self.drawn = False

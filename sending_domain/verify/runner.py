@@ -40,6 +40,7 @@ from sending_domain.verify.smtp_result import smtp_check
 MAX_BACKOFF = 30.0
 SES_CONCURRENCY = 8
 Progress = Callable[[int, int, int], None]  # (done, total, attempt)
+AttemptDone = Callable[[int, Sequence[str], float], None]  # (attempt, domains still failing, seconds until the next)
 
 
 def ses_smtp_host(region: str) -> str:
@@ -94,6 +95,7 @@ async def verify_stack(
     wait: float = 0.0,
     backoff: float = 2.0,
     on_progress: Progress | None = None,
+    on_attempt: AttemptDone | None = None,
 ) -> VerifyRun:
     start = io.clock()
     chosen = [d for d in stack.domains if not domains or d.domain in domains]
@@ -110,6 +112,8 @@ async def verify_stack(
         remaining = start + wait - io.clock()
         if not pending or remaining <= 0:
             break
+        if on_attempt is not None:
+            on_attempt(attempts, [d.domain for d in pending], min(delay, remaining))
         await io.sleep(min(delay, remaining))
         delay = min(delay * 2, MAX_BACKOFF)
     if io.smtp is not None:

@@ -102,3 +102,15 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(stream, env: dict, en
 ])
 def test_elide_keeps_both_ends(text: str, room: int, out: str) -> None:
     assert term.elide(text, room) == out and len(term.elide(text, room)) <= room
+
+
+def test_verify_wait_says_what_still_fails_on_stderr_unless_quiet(capsys, dns_server: MakeDnsServer, tmp_path: Path) -> None:
+    server = dns_server("")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(outputs_document()), encoding="utf-8")
+    args = ["verify", "--config", str(STACK_FILE), "--nameserver", server.nameserver, "--no-ses", "--outputs", str(outputs), "--wait", "0.5"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "verify: attempt 1: 2 domain(s) not passing yet (example.com, example.net); next attempt in 0 s" in err
+    assert main([*args, "--quiet"]) == 1
+    assert capsys.readouterr().err == ""
