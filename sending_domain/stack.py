@@ -12,6 +12,7 @@ key, and every settings problem, each pointed at its line in the file.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -177,15 +178,15 @@ def _missing_message(config: dict) -> str:
 # --- pointing problems at lines ----------------------------------------------------------------
 
 
-Chain = tuple  # (parent chain, ".key" or "[i]"); () is the root: the path text is built only when needed
+Chain = tuple  # (parent chain, key node or list index); () is the root: the path text is built only when needed
 Visit = tuple[Chain, yaml.Node, "yaml.Node | None", int]  # (path, value node, key node, depth)
 
 
 def _path_text(chain: Chain) -> str:
     parts: list[str] = []
     while chain:
-        chain, part = chain
-        parts.append(part)
+        chain, step = chain
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step.value}")
     text = "".join(reversed(parts))
     return text[1:] if text.startswith(".") else text
 
@@ -197,20 +198,21 @@ def _walk(root: yaml.Node | None) -> Iterator[Visit]:
         return
     seen = {id(root)}
     todo: list[Visit] = [((), root, None, 0)]
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
     while todo:
         chain, node, _, depth = todo.pop()
-        children: list[Visit]
-        if isinstance(node, yaml.MappingNode):
-            children = [((chain, f".{key.value}"), value, key, depth + 1) for key, value in node.value]
-        elif isinstance(node, yaml.SequenceNode):
-            children = [((chain, f"[{i}]"), item, None, depth + 1) for i, item in enumerate(node.value)]
+        kind = type(node)
+        if kind is mapping or isinstance(node, mapping):
+            children = [((chain, key), value, key, depth + 1) for key, value in node.value]
+        elif kind is sequence or isinstance(node, sequence):
+            children = [((chain, i), item, None, depth + 1) for i, item in enumerate(node.value)]
         else:
             continue
         for child in children:
             if id(child[1]) in seen:
                 raise _AliasFound(_path_text(child[0]), (child[2] or node).start_mark.line + 1)
             seen.add(id(child[1]))
-            yield child
+        yield from children
         todo.extend(reversed(children))
 
 
@@ -228,16 +230,17 @@ def _inspect(root: yaml.Node) -> list[Problem]:
     """
     problems: list[Problem] = []
     try:
-        for chain, node, _, depth in [((), root, None, 0), *_walk(root)]:
-            if isinstance(node, yaml.ScalarNode):
+        scalar, mapping = yaml.ScalarNode, yaml.MappingNode
+        for chain, node, _, depth in itertools.chain([((), root, None, 0)], _walk(root)):
+            if type(node) is scalar:
                 if node.tag == _INT_TAG and len(node.value) > MAX_NUMBER_CHARS:
                     message = f"a number of {len(node.value)} characters (line {node.start_mark.line + 1}); no setting needs more than {MAX_NUMBER_CHARS}"
                     problems.append(Problem(_relative(_path_text(chain)), "yaml-number", message))
             elif depth >= MAX_DEPTH:
                 message = f"nested deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1}); a stack file needs a handful"
                 return [Problem(_relative(_path_text(chain)), "yaml-depth", message)]
-            elif isinstance(node, yaml.MappingNode):
-                problems += _duplicates_in(chain, node) if len(node.value) > 1 else ()
+            elif type(node) is mapping and len(node.value) > 1 and len({k.value if type(k) is scalar else id(k) for k, _ in node.value}) < len(node.value):
+                problems += _duplicates_in(chain, node)
     except _AliasFound as alias:
         message = (
             f"YAML aliases (*name) are not accepted in a stack file (line {alias.line}); write the value out "
@@ -262,7 +265,7 @@ def _duplicates_in(chain: Chain, node: yaml.MappingNode) -> Iterator[Problem]:
             continue
         line = key.start_mark.line + 1
         if key.value in first:
-            where = _relative(_path_text((chain, f".{key.value}")))
+            where = _relative(_path_text((chain, key)))
             message = f"key '{key.value}' appears twice (lines {first[key.value]} and {line}); keep one"
             yield Problem(where, "yaml-duplicate-key", message)
         else:

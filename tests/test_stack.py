@@ -307,3 +307,9 @@ def test_duplicate_keys_are_still_found_with_settings_problems(tmp_path: Path, l
     write_stack(tmp_path, "dup", MINIMAL.replace("zone: example.com", "zone: example.com\n        zone: example.com\n        ttl: 0"))
     codes = [p[1] for p in load_problems(stack="dup", project_dir=tmp_path)]
     assert codes[0] == "yaml-duplicate-key" and "range" in codes
+
+
+def test_a_list_as_a_key_is_refused_with_its_line_not_a_crash(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "cplx", MINIMAL.replace("        zone: example.com\n", "        zone: example.com\n        ? [a, b]\n        : 1\n"))
+    ((_, code, message),) = load_problems(stack="cplx", project_dir=tmp_path)
+    assert code == "yaml-syntax" and "unhashable key" in message and "line 7" in message
