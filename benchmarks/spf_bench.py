@@ -13,6 +13,10 @@ the tool being timed; ``--in-process`` runs it on a thread here instead.
 Run from the repository root::
 
     .venv/bin/python -m benchmarks.spf_bench [--delay 0.02] [--repeat 3] [--json] [--in-process]
+        [--only vendors|scaling] [--diamond-depth 20]
+
+After the vendor-mix tree it runs the scaling cases (a diamond of shared includes, 2,000 ip4 terms, one
+58 KB TXT) and says PASS or MISS for their time targets.
 """
 
 from __future__ import annotations
@@ -467,23 +471,164 @@ def render_json(report: Report) -> str:
     )
 
 
+# --- scaling: trees whose cost used to grow faster than their size -------------------------------------
+#
+# Each case is a zone generated here and served without delay by an in-process DnsTestServer; the time is
+# flatten_live end to end (resolver, fetch loop, evaluation, flattening) on a fresh resolver, and the core
+# alone (flatten_snapshot over the answers the live run used). Targets: the depth-20 diamond well under a
+# second with one query per distinct (name, type); 2,000 ip4 terms and a 58 KB TXT each under 0.5 s.
+
+SCALE = "scale.example"
+
+
+@dataclass(frozen=True)
+class ScalingCase:
+    name: str
+    domain: str
+    zone: str
+    target_s: float
+
+
+def diamond_case(depth: int) -> ScalingCase:
+    """Each level has two records that both include both records of the next: 2**depth paths, 2*depth records."""
+    lines = [f'diamond.{SCALE}. TXT "v=spf1 include:a0.d.{SCALE} include:b0.d.{SCALE} -all"']
+    for level in range(depth):
+        for side in "ab":
+            if level == depth - 1:
+                body = f"ip4:198.18.{level}.{1 + (side == 'b')} a:h{side}.d.{SCALE}"
+            else:
+                body = f"include:a{level + 1}.d.{SCALE} include:b{level + 1}.d.{SCALE}"
+            lines.append(f'{side}{level}.d.{SCALE}. TXT "v=spf1 {body} -all"')
+    lines += [f"ha.d.{SCALE}. A 198.18.200.1", f"hb.d.{SCALE}. A 198.18.200.2"]  # A-only: void for IPv6 clients
+    return ScalingCase(f"diamond, depth {depth} ({2 ** depth:,} paths)", f"diamond.{SCALE}", "\n".join(lines), 1.0)
+
+
+def _txt(value: str) -> str:
+    return " ".join(f'"{value[i:i + 255]}"' for i in range(0, len(value), 255))
+
+
+def terms_case(count: int = 2000) -> ScalingCase:
+    """A vendor record of ``count`` ip4 terms in shuffled order, some failed first, that merge to a few blocks."""
+    import random
+
+    rng = random.Random(2000)
+    terms = [f"ip4:10.{i // 256}.{i % 256}.0/24" for i in range(count)]
+    rng.shuffle(terms)
+    terms = [f"-ip4:10.{i}.7.0/24" for i in range(0, count // 256, 3)] + terms
+    value = "v=spf1 " + " ".join(terms) + " -all"
+    zone = f'many.{SCALE}. TXT "v=spf1 include:_many.{SCALE} ~all"\n_many.{SCALE}. TXT {_txt(value)}'
+    return ScalingCase(f"{len(terms):,} ip4 terms ({len(value) // 1000} KB TXT)", f"many.{SCALE}", zone, 0.5)
+
+
+def big_txt_case(size: int = 58_000) -> ScalingCase:
+    """One TXT of about ``size`` bytes (over TCP): host addresses in shuffled order that merge into a few networks."""
+    import random
+
+    terms: list[str] = []
+    length = len("v=spf1 -all")
+    index = 0
+    while length < size - 20:
+        term = f"ip4:10.{100 + index // 65536}.{index // 256 % 256}.{index % 256}"
+        length += len(term) + 1
+        terms.append(term)
+        index += 1
+    random.Random(58).shuffle(terms)
+    value = " ".join(["v=spf1", *terms, "-all"])
+    zone = f'big.{SCALE}. TXT "v=spf1 include:_big.{SCALE} -all"\n_big.{SCALE}. TXT {_txt(value)}'
+    return ScalingCase(f"one {len(value) / 1000:.0f} KB TXT ({len(terms):,} terms)", f"big.{SCALE}", zone, 0.5)
+
+
+@dataclass
+class ScalingResult:
+    case: str
+    live_ms: list[float]
+    core_ms: list[float]
+    queries: int
+    distinct: int
+    records: int
+    target_ms: float
+
+    @property
+    def live_median(self) -> float:
+        return statistics.median(self.live_ms)
+
+    one_query_each: bool  # the diamond: each (name, type) asked once (a truncated answer is asked again over TCP)
+
+    @property
+    def passed(self) -> bool:
+        return self.live_median <= self.target_ms and (self.queries == self.distinct or not self.one_query_each)
+
+
+def run_scaling(cases: Sequence[ScalingCase], repeat: int) -> list[ScalingResult]:
+    from sending_domain.core.spf.flatten import flatten_snapshot
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.dns.spf_fetch import fetch_and_evaluate, flatten_live
+
+    results = []
+    with DnsTestServer("$TTL 300\n" + "\n".join(c.zone for c in cases)) as server:
+        for case in cases:
+            live, core = [], []
+            for attempt in range(repeat + 1):  # the first run warms up and is not counted
+                server.reset_counts()
+                resolver = AsyncResolver([server.nameserver], timeout=DNS_TIMEOUT)
+
+                async def timed() -> tuple[float, Any]:
+                    start = time.perf_counter()
+                    flattened = await flatten_live(case.domain, resolver)
+                    return time.perf_counter() - start, flattened
+
+                seconds, flattened = asyncio.run(timed())
+                queries, distinct = server.total_queries, len(server.queries)
+                _, answers = asyncio.run(fetch_and_evaluate(case.domain, resolver))  # from the resolver's cache
+                start = time.perf_counter()
+                flatten_snapshot(case.domain, answers)
+                if attempt:
+                    live.append(seconds * 1000)
+                    core.append((time.perf_counter() - start) * 1000)
+            results.append(ScalingResult(case.name, live, core, queries, distinct, len(flattened.records), case.target_s * 1000,
+                                         case.domain.startswith("diamond.")))
+    return results
+
+
+def render_scaling(results: Sequence[ScalingResult]) -> str:
+    rows = [["case", "flatten_live median ms", "runs ms", "core ms (median)", "queries (UDP+TCP)", "distinct", "records", "target"]]
+    for r in results:
+        rows.append([r.case, f"{r.live_median:.1f}", " ".join(f"{v:.0f}" for v in r.live_ms),
+                     f"{statistics.median(r.core_ms):.1f}", str(r.queries), str(r.distinct), str(r.records),
+                     f"{'PASS' if r.passed else 'MISS'} < {r.target_ms:.0f} ms" + (", one query per (name, type)" if r.one_query_each else "")])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--delay", type=float, default=0.02, help="seconds from a question reaching the DNS server to its answer leaving")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per tool; the median is reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--in-process", action="store_true", help="run the DNS server on a thread of this process")
+    parser.add_argument("--diamond-depth", type=int, default=20, help="depth of the diamond scaling case")
+    parser.add_argument("--only", choices=["vendors", "scaling"], help="run only the vendor-mix tree or only the scaling cases")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.delay < 0:
         parser.error("--repeat must be 1 or more and --delay 0 or more")
-    shape = tree_shape(ZoneData.from_text(zone_text()), DOMAIN)
-    bound = shape.depth * args.delay
-    with dns_server(args.delay, args.in_process) as server:
-        results = [measure(tool, server, args.repeat) for tool in TOOLS]
-    note = machine_note(args.delay, args.repeat, args.in_process)
-    report = Report(note, shape, results, bound, verdicts(shape, results, bound))
-    print(render_json(report) if args.json else render_text(report))
-    return 0 if all(v.passed for v in report.judged) else 1
+    passed = True
+    if args.only != "scaling":
+        shape = tree_shape(ZoneData.from_text(zone_text()), DOMAIN)
+        bound = shape.depth * args.delay
+        with dns_server(args.delay, args.in_process) as server:
+            results = [measure(tool, server, args.repeat) for tool in TOOLS]
+        note = machine_note(args.delay, args.repeat, args.in_process)
+        report = Report(note, shape, results, bound, verdicts(shape, results, bound))
+        print(render_json(report) if args.json else render_text(report))
+        passed = all(v.passed for v in report.judged)
+    if args.only != "vendors":
+        scaling = run_scaling([diamond_case(args.diamond_depth), terms_case(), big_txt_case()], args.repeat)
+        if args.json:
+            print(json.dumps({"scaling": [asdict(r) | {"passed": r.passed} for r in scaling]}, indent=2))
+        else:
+            print("\nscaling (no delay, server on a thread of this process):\n" + render_scaling(scaling))
+        passed = passed and all(r.passed for r in scaling)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -47,6 +47,12 @@ class NetSet:
         return cls(_merge((n.version, int(n.network_address), int(n.broadcast_address)) for n in nets))
 
     @classmethod
+    def of_network(cls, net: Network) -> NetSet:
+        """One network, without the general path's sorting."""
+        first = int(net.network_address)
+        return cls(((net.version, first, first | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)),))
+
+    @classmethod
     def union(cls, sets: Iterable[NetSet]) -> NetSet:
         """The union of many sets in one sort: O(n log n) in their total number of ranges."""
         ranges = [r for s in sets for r in s.ranges]

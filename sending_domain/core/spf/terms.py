@@ -213,26 +213,36 @@ def _parse_a_mx(q: str, kind: str, rest: str) -> Mechanism:
     return Mechanism(q, kind, _normalise_domain_spec(spec[1:]), cidr4, cidr6)
 
 
+_ADDRESS = {4: ipaddress.IPv4Address, 6: ipaddress.IPv6Address}
+_NETWORK = {4: ipaddress.IPv4Network, 6: ipaddress.IPv6Network}
+_LENGTH = re.compile(r"0|[1-9][0-9]{0,2}")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")  # as ipaddress reads it: no leading zeros
+
+
 def _parse_ip(q: str, kind: str, rest: str) -> Mechanism:
     if not rest.startswith(":") or rest == ":":
         raise ValueError(f"'{kind}' needs ':' and an address")
-    text = rest[1:]
-    addr, _, length = text.partition("/")
+    addr, _, length = rest[1:].partition("/")
     version = 4 if kind == "ip4" else 6
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        raise ValueError(f"'{addr}' is not an IPv{version} address") from None
-    if ip.version != version:
-        raise ValueError(f"'{addr}' is not an IPv{version} address")
+    if version == 4 and _DOTTED_QUAD.fullmatch(addr):  # the common case, without ipaddress's general parser
+        a, b, c, d = addr.split(".")
+        ip: int | ipaddress.IPv4Address | ipaddress.IPv6Address = (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+    else:
+        try:
+            ip = _ADDRESS[version](addr)  # the family's own class: one parse, not one per family tried
+        except ValueError:
+            raise ValueError(f"'{addr}' is not an IPv{version} address") from None
+    if version == 6 and "%" in addr:
+        raise ValueError(f"'{addr}' is not an IPv{version} address")  # a scope id is not part of SPF's ip6 (§5.6)
     host = 32 if version == 4 else 128
     if length == "":
         prefix = host
-    elif re.fullmatch(r"0|[1-9][0-9]*", length) and int(length) <= host:
+    elif _LENGTH.fullmatch(length) and int(length) <= host:
         prefix = int(length)
     else:
         raise ValueError(f"prefix length must be 0..{host}")
-    return Mechanism(q, kind, network=ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return Mechanism(q, kind, network=_NETWORK[version]((int(ip), prefix), strict=False))
 
 
 _MECHANISM_PARSERS = {

@@ -57,8 +57,12 @@ class NetRule:
 
     qualifier: str
     nets: NetSet
-    source: str = field(default="", compare=False)
+    origin: object = field(default=None, compare=False, repr=False)  # made into text only when a message needs it
     child: Program | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def source(self) -> str:
+        return "" if self.origin is None else str(self.origin)
 
 
 @dataclass(frozen=True)
@@ -353,8 +357,8 @@ class _Walker:
         """The rule for one mechanism of ``domain``'s record, and the lookups the original term needs."""
         if mech.kind in ("ip4", "ip6"):
             assert mech.network is not None
-            nets = NetSet.of([mech.network]) if self.sets else _EMPTY
-            return NetRule(mech.qualifier, nets, str(self.ref(mech, domain))), 0
+            nets = NetSet.of_network(mech.network) if self.sets else _EMPTY
+            return NetRule(mech.qualifier, nets, self.ref(mech, domain)), 0
         if mech.has_macro or mech.kind in ("ptr", "exists"):
             why = "it contains a macro" if mech.has_macro else f"'{mech.kind}' depends on more than the address"
             if mech.kind == "include":
@@ -365,7 +369,7 @@ class _Walker:
         term = self.ref(mech, domain)
         host = mech.domain or domain  # RFC 7208 §4.8: a bare a/mx means the current domain
         nets = self.mx_addresses(host, mech, term, voids) if mech.kind == "mx" else self.addresses(host, mech, term, voids)
-        return NetRule(mech.qualifier, nets, str(term)), 1
+        return NetRule(mech.qualifier, nets, term), 1
 
     def include(self, domain: str, mech: Mechanism, stack: tuple[str, ...], voids: dict[str, tuple[int, int]]) -> tuple[Rule, int]:
         assert mech.domain is not None
@@ -374,7 +378,7 @@ class _Walker:
         cost = 1 + child.cost
         if child.flat:
             nets = child.passes() if self.sets else _EMPTY
-            return NetRule(mech.qualifier, nets, str(self.ref(mech, domain)), child), cost
+            return NetRule(mech.qualifier, nets, self.ref(mech, domain), child), cost
         reason = f"{mech.domain} holds terms that must stay as written"
         return KeptTerm(mech.qualifier, str(mech), cost, reason, (child.void_total[4], child.void_total[6])), cost
 
