@@ -12,8 +12,9 @@ DMARC one ``v=DMARC1`` (RFC 7489 §6.6.3), the DKIM one ``v=DKIM1`` (or a tag li
 deletes: chained ``_spfN.<domain>`` records past the ones the flattened set needs, and second
 SPF/DMARC/DKIM records at our names. TTLs are not compared (answers carry values only).
 
-A pending DKIM key's public half exists only after deployment, so for it only the presence of a DKIM
-record with the expected ``k=`` and a non-empty ``p=`` is checked; the plan says so in its notes.
+A DKIM key's public half exists only after deployment (whatever its state: pending, active or retiring), so
+without the deployment's outputs only the presence of a DKIM record with the expected ``k=`` and a non-empty
+``p=`` is checked; the plan says so in its notes.
 """
 
 from __future__ import annotations
@@ -270,7 +271,9 @@ def _pending_want(pending: PendingDkim) -> _Want:
         return parsed.key_type == k and not parsed.revoked
 
     shown = f"v=DKIM1; k={k}; p=(the public key, known after deployment)"
-    return _Want(shown, "dkim", accepts, f"the pending key's live record has another k=, an empty p= or does not parse (want k={k})")
+    # the key's lifecycle word from the stack (pending, active, retiring), not from its public half being unknown
+    return _Want(shown, "dkim", accepts,
+                 f"the {pending.state} key's live record has another k=, an empty p= or does not parse (want k={k})")
 
 
 def _pending_note(pending: PendingDkim) -> str:

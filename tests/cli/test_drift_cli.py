@@ -218,3 +218,14 @@ def test_no_lock_means_nothing_is_resolved_for_the_stack(world: World, capsys) -
     lock_path(world.config.parent).unlink()
     assert world.drift(capsys)[0] == 2
     assert world.server.total_queries == 0
+
+
+def test_a_key_is_named_by_its_lifecycle_state(world: World, capsys) -> None:
+    live = [line for line in world.customer.splitlines() if line.startswith("s2026a._domainkey.example.com.")]
+    assert len(live) == 1
+    broken = live[0].split(" IN TXT ")[0] + ' IN TXT "v=DKIM1; k=rsa; p="'
+    world.serve(replace_line(world.customer, "s2026a._domainkey.example.com.", broken))
+    code, out, _ = world.drift(capsys, "--json")
+    reasons = [c["reason"] for c in json.loads(out)["changes"] if c["name"] == "s2026a._domainkey.example.com"]
+    assert code == 1 and reasons and all("the active key's live record" in r for r in reasons)
+    assert not any("pending" in r for r in reasons)
