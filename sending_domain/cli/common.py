@@ -47,20 +47,10 @@ def domain_argument(text: str, what: str = "DOMAIN") -> str:
 
 
 def to_ascii_name(text: str) -> str | None:
-    """``text`` with every non-ASCII label as its IDNA 2008 A-label (``xn--…``); None when that is impossible."""
-    if text.isascii():
-        return text
-    try:
-        import idna
+    """``text`` with every non-ASCII label as its A-label (``xn--…``); None when that is impossible."""
+    from sending_domain.core.idn import to_a_label
 
-        return idna.encode(text.rstrip("."), uts46=True).decode("ascii")
-    except ImportError:  # pragma: no cover - idna comes with the DNS stack
-        try:
-            return text.rstrip(".").encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    except (idna.IDNAError, UnicodeError):
-        return None
+    return to_a_label(text)
 
 
 def chosen_domains(stack: StackSettings, wanted: list[str]) -> list[str]:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.config_reader import Problems, Reader, Reason, enum_reason, open_mapping, range_check
 from sending_domain.core.errors import ConfigError
+from sending_domain.core.idn import to_a_label
 from sending_domain.core.records import is_hostname, normalize_name
 from sending_domain.core.senders import sender_reason, spf_term
 from sending_domain.core.ses_regions import unknown_ses_region_reason
@@ -131,7 +132,8 @@ def _domain(raw: object, path: str, problems: Problems, default_ttl: int, defaul
 
 
 def _name(text: str | None) -> str | None:
-    return normalize_name(text) if text else None
+    """A domain or zone name as published: IDN labels as A-labels (RFC 5890), lower case, no final dot."""
+    return normalize_name(to_a_label(text) or text) if text else None
 
 
 def _placeholder_domain(ttl: int) -> DomainSettings:
@@ -139,10 +141,12 @@ def _placeholder_domain(ttl: int) -> DomainSettings:
 
 
 def domain_name_reason(name: str) -> Reason | None:
-    """A sending domain or zone: letters, digits and hyphens, at least two labels."""
-    if is_hostname(name) and "_" not in name and "." in normalize_name(name):
+    """A sending domain or zone: letters, digits and hyphens, at least two labels; an international name is
+    taken in its A-label form (``bücher.example`` is ``xn--bcher-kva.example``)."""
+    ascii_name = to_a_label(name)
+    if ascii_name is not None and is_hostname(ascii_name) and "_" not in ascii_name and "." in normalize_name(ascii_name):
         return None
-    message = f"'{name}' is not a domain name such as example.com (use the xn-- form for international names)"
+    message = f"'{name}' is not a domain name such as example.com"
     return "hostname", message
 
 
