@@ -59,7 +59,7 @@ class Selection:
     first: int | None  # begin of the earliest report counted
     last: int | None  # end of the latest
     stage_seen: int | None  # begin of the first report showing the deployed stage (after any other policy)
-    other_policy: int  # reports in the window that show another policy
+    other_policy: int  # reports in the window that show another policy (or this one, before the last other)
     settling: int  # reports of the stage that begin too soon after it appeared
     since: int  # the window's start
 
@@ -90,8 +90,8 @@ def choose_reports(heads: Sequence[ReportHead], stage: Stage, gate: DmarcGateSet
         first=min((h.begin for h in chosen), default=None),
         last=max((h.end for h in chosen), default=None),
         stage_seen=stage_seen,
-        other_policy=sum(1 for h in in_window if not policy_matches(h, stage)),
-        settling=sum(1 for h in in_window if policy_matches(h, stage) and h.begin < settled_from),
+        other_policy=sum(1 for h in in_window if not policy_matches(h, stage) or (other_end is not None and h.begin < other_end)),
+        settling=sum(1 for h in same if h.end > since and h.begin < now and h.begin < settled_from),
         since=since,
     )
 
