@@ -154,10 +154,11 @@ def ses_clients(session: Any) -> Callable[[str], Any]:
 def _require_credentials(session: Any, what: str, opt_out: str) -> Any:
     credentials = session.get_credentials() if session is not None else None
     if credentials is None:
-        raise ConfigError(
+        raise ConfigError(Problem(
+            "", "aws-config",
             f"no AWS credentials for {what}: configure the AWS credential chain (AWS_PROFILE, or AWS_ACCESS_KEY_ID "
-            f"and AWS_SECRET_ACCESS_KEY), or pass {opt_out}"
-        )
+            f"and AWS_SECRET_ACCESS_KEY), or pass {opt_out}",
+        ))
     return credentials
 
 
@@ -173,7 +174,7 @@ def smtp_credentials(env: Mapping[str, str], session: Any) -> Callable[[str], Sm
         return lambda _region: ready
     frozen = _require_credentials(session, f"--smtp (or set {USERNAME_ENV} and {PASSWORD_ENV})", "--no-smtp").get_frozen_credentials()
     if frozen.token:
-        raise ConfigError(TEMPORARY_CREDENTIALS_REASON)
+        raise ConfigError(Problem("", "aws-config", TEMPORARY_CREDENTIALS_REASON))
     access_key, secret = frozen.access_key, Secret(frozen.secret_key)
     del frozen
     return lambda region: SmtpCredentials.from_iam_key(access_key, secret, region, source="AWS credential chain")
