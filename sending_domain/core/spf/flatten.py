@@ -20,7 +20,7 @@ from sending_domain.core.errors import SpfError
 from sending_domain.core.records import Record
 from sending_domain.core.senders import MIN_PREFIX
 from sending_domain.core.spf.floor import wide_networks
-from sending_domain.core.spf.netset import NetSet, first_match
+from sending_domain.core.spf.netset import NetSet
 from sending_domain.core.spf.terms import Modifier, SpfRecord, format_network, parse_record
 from sending_domain.core.spf.tree import MAX_VOID, Evaluation, KeptTerm, NetRule, Program, evaluate, spf_record_of
 
@@ -106,7 +106,7 @@ def _items(program: Program) -> list[_Item]:
     rule decides an address; one sweep (:func:`first_match`) gives every rule the addresses it decides.
     """
     net_rules = [r for r in program.rules if isinstance(r, NetRule)]
-    decided = dict(zip(map(id, net_rules), first_match([r.nets for r in net_rules])))
+    decided = dict(zip(map(id, net_rules), program.decided))  # computed once per program (floor.py reads it too)
     items: list[_Item] = []
     pending: list[NetRule] = []
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sending_domain.core.senders import MIN_PREFIX
-from sending_domain.core.spf.netset import ALL, Network, NetSet, first_match
+from sending_domain.core.spf.netset import ALL, Network, NetSet
 from sending_domain.core.spf.tree import NetRule, Program
 
 MAX_NAMED = 5  # terms named per wide network
@@ -37,12 +37,12 @@ class WideNetwork:
 def wide_networks(program: Program, floor: Mapping[int, int] = MIN_PREFIX) -> list[WideNetwork]:
     """The networks the (flattened) ``program`` passes that are wider than ``floor``, with who passes them."""
     rules = [r for r in program.rules if isinstance(r, NetRule)]
-    decided = first_match([r.nets for r in rules])
+    decided = program.decided
     passing = [(r, d) for r, d in zip(rules, decided) if r.qualifier == "+" and d]
     rest = ALL - NetSet.union(r.nets for r in rules) if program.default == "+" else NetSet()
     passed = NetSet.union([d for _, d in passing] + [rest])
     found = []
-    for network in passed.wider_than(dict(floor)):
+    for network in passed.wider_than(floor):
         wide = NetSet.of([network])
         by_root: dict[str, list[str]] = {}
         for rule, part in passing:

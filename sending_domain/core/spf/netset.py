@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -102,9 +102,21 @@ class NetSet:
                 out.append((family, start, last))
         return NetSet(tuple(out))
 
-    def wider_than(self, min_prefix: dict[int, int]) -> tuple[Network, ...]:
-        """Its networks with a prefix shorter than ``min_prefix[version]``."""
-        return tuple(n for n in self.networks if n.prefixlen < min_prefix[n.version])
+    def wider_than(self, min_prefix: Mapping[int, int]) -> tuple[Network, ...]:
+        """Its networks with a prefix shorter than ``min_prefix[version]``.
+
+        Only a range that holds a whole aligned block of that size can have one, so the others are never
+        split into networks.
+        """
+        out: list[Network] = []
+        for family, first, last in self.ranges:
+            size = 1 << ((32 if family == 4 else 128) - min_prefix[family] + 1)
+            if -(-first // size) * size + size - 1 > last:
+                continue
+            make = ipaddress.IPv4Address if family == 4 else ipaddress.IPv6Address
+            out += [n for n in ipaddress.summarize_address_range(make(first), make(last))  # type: ignore[arg-type]
+                    if n.prefixlen < min_prefix[family]]
+        return tuple(out)
 
 
 def first_match(sets: Sequence[NetSet]) -> list[NetSet]:

@@ -65,3 +65,10 @@ def test_intersection_and_union_of_many(a, b) -> None:
     (x, xs), (y, ys) = a, b
     assert members(x & y) == xs & ys
     assert NetSet.union([x, y, x]) == x | y
+
+
+@given(netsets(), st.integers(0, 6))
+def test_wider_than_finds_exactly_the_networks_under_the_floor(a, room) -> None:
+    x, _ = a
+    floor = {4: 32 - room, 6: 128 - room}
+    assert x.wider_than(floor) == tuple(n for n in x.networks if n.prefixlen < floor[n.version])
