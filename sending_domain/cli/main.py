@@ -76,16 +76,21 @@ def _add_debug_everywhere(commands: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv == ["--version"]:  # the cheapest answer: no command modules imported
-        print(f"sending-domain {__version__}")
-        return 0
     stdout = sys.stdout
     guarded = sys.stdout = _Stdout(stdout)
     try:
-        return _run(argv)
+        if argv == ["--version"]:  # the cheapest answer: no command modules imported
+            print(f"sending-domain {__version__}")
+            code = 0
+        else:
+            code = _run(argv)
     finally:
         guarded.flush()
         sys.stdout = stdout
+    if guarded.error is not None:  # the output was not delivered (a full disk): the caller must not trust it
+        print(f"sending-domain: error: cannot write the output: {guarded.error.strerror or guarded.error}", file=sys.stderr)
+        return code or 2
+    return code
 
 
 def _run(argv: list[str]) -> int:
@@ -147,29 +152,33 @@ def _json_failure(failure: object, code: int) -> None:
 class _Stdout:
     """Standard output that outlives its reader: after a broken pipe (``| head``) further output goes nowhere,
     the command runs on, and its exit status stays the one its result deserves (Python's advice for SIGPIPE:
-    point the descriptor at /dev/null so the final flush cannot fail either)."""
+    point the descriptor at /dev/null so the final flush cannot fail either). Any other write error (a full
+    disk) is kept in ``error``: the command still ends in one line, and exits 2 if it would have exited 0."""
 
     def __init__(self, stream: object) -> None:
         self._stream = stream
         self.broken = False
+        self.error: OSError | None = None
 
     def write(self, text: str) -> int:
         if not self.broken:
             try:
                 self._stream.write(text)  # type: ignore[attr-defined]
-            except BrokenPipeError:
-                self._break()
+            except OSError as e:
+                self._break(e)
         return len(text)
 
     def flush(self) -> None:
         if not self.broken:
             try:
                 self._stream.flush()  # type: ignore[attr-defined]
-            except BrokenPipeError:
-                self._break()
+            except OSError as e:
+                self._break(e)
 
-    def _break(self) -> None:
+    def _break(self, error: OSError) -> None:
         self.broken = True
+        if not isinstance(error, BrokenPipeError):
+            self.error = error
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self._stream.fileno())  # type: ignore[attr-defined]

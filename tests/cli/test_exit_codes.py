@@ -188,3 +188,13 @@ def test_internal_error_with_json_prints_a_json_error(stack: Path, tmp_path: Pat
     done = _run_bug(["plan", "--config", str(stack), "--format", "json"], tmp_path)
     assert done.returncode == 4
     assert json.loads(done.stdout)["error"]["code"] == "internal"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["--version"], ["plan", "--json"], ["plan"]])
+def test_a_full_disk_is_one_line_and_exit_2(stack: Path, tmp_path: Path, args: list[str]) -> None:
+    argv = [*args, "--config", str(stack)] if args[0] == "plan" else args
+    with open("/dev/full", "w") as full:
+        done = run(argv, tmp_path, stdout=full.fileno())
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["sending-domain: error: cannot write the output: No space left on device"]
