@@ -39,7 +39,7 @@ class Outcome:
     """What became of one report (or of an input that holds none that can be read)."""
 
     name: str
-    status: str  # stored | duplicate | refused
+    status: str  # stored | duplicate | refused | skipped (not a report: an email without one)
     reason: str = ""
     warnings: tuple[str, ...] = ()
     reporter: str = ""
@@ -164,7 +164,7 @@ def _read_input(item: Input, max_xml: int) -> list[tuple[Report | None, Outcome]
     results: list[tuple[Report | None, Outcome]] = []
     for part in reports_in(item.name, data, max_xml=max_xml):
         if not isinstance(part, Payload):
-            results.append((None, Outcome(part.name, "refused", part.reason)))
+            results.append((None, Outcome(part.name, "skipped" if part.skip else "refused", part.reason)))
             continue
         try:
             report = parse_report(part.open())

@@ -27,10 +27,11 @@ from pathlib import Path
 from sending_domain.core.dmarc_evidence import Facts, Tally
 from sending_domain.core.dmarc_gate import ReportHead
 from sending_domain.core.dmarc_report import Report
-from sending_domain.core.errors import ConfigError, Problem
+from sending_domain.core.errors import ConfigError, Problem, SendingDomainError
 
 SCHEMA_VERSION = 1
 DB_FILE = "dmarc-reports.sqlite"
+BUSY_WAIT = 120.0  # seconds to wait for another ingest writing the same file
 DAY = 86400
 
 _SCHEMA = """
@@ -117,10 +118,14 @@ class ReportStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._addresses: dict[str, int] = {}
             self._facts: dict[tuple, int] = {}
-            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_WAIT)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._schema()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e) or "busy" in str(e):
+                raise _storage_error(path, e) from None
+            raise ConfigError(Problem("", "db-unreadable", f"cannot use {path} as the report database: {e}"), source=str(path)) from None
         except sqlite3.DatabaseError as e:
             raise ConfigError(Problem("", "db-unreadable", f"cannot use {path} as the report database: {e}"), source=str(path)) from None
 
@@ -147,15 +152,21 @@ class ReportStore:
         """Store each (report, source) in one transaction; per report ``stored`` or ``duplicate``."""
         outcomes: list[str] = []
         cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            raise _storage_error(self.path, e) from None
         try:
             for report, source in reports:
                 outcomes.append(self._add_one(cur, report, source))
             cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
+        except BaseException as e:
+            if self.db.in_transaction:
+                cur.execute("ROLLBACK")
             self._addresses.clear()
             self._facts.clear()
+            if isinstance(e, sqlite3.OperationalError):
+                raise _storage_error(self.path, e) from None
             raise
         return outcomes
 
@@ -241,6 +252,19 @@ class ReportStore:
             addresses = dict(cur.execute("SELECT id, ip FROM addresses").fetchall()) if sources else {}
             facts = {row[0]: _facts(row[1:]) for row in cur.execute("SELECT * FROM facts") if row[0] in facts_ids}
         return [Tally(buckets[b], addresses[s], f, facts[f], n) for b, s, f, n in rows]
+
+
+class StoreBusy(SendingDomainError):
+    """Another process holds the report database: retry when it is done."""
+
+    exit_code = 3
+
+
+def _storage_error(path: Path, error: sqlite3.OperationalError) -> SendingDomainError:
+    """A locked database is transient (3); a full disk or a read-only file is the user's to fix (2)."""
+    if "locked" in str(error) or "busy" in str(error):
+        return StoreBusy(f"{path}: another process has held the report database for {BUSY_WAIT:.0f} s; retry when it is done")
+    return ConfigError(Problem("", "db-unwritable", f"cannot write the report database: {error}"), source=str(path))
 
 
 def _facts(row: tuple) -> Facts:

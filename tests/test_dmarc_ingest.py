@@ -50,7 +50,7 @@ def test_ingest_stores_every_report_once(tmp_path: Path, reports: Path, capsys: 
     shutil.copy(next(reports.glob("Yahoo*.xml.gz")), tmp_path / "copy.xml.gz")
     code, out, _ = run(capsys, "dmarc", "ingest", str(reports), str(tmp_path / "copy.xml.gz"), "--db", str(db), "--json")
     document = json.loads(out)
-    assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0}
+    assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0, "skipped": 0}
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM reports").fetchone() == (12,)
         rows, messages = con.execute("SELECT COUNT(*), SUM(count) FROM rows").fetchone()
@@ -78,12 +78,12 @@ def test_a_hostile_batch_names_each_bad_input_and_stores_the_rest(tmp_path: Path
     code, out, err = run(capsys, "dmarc", "ingest", str(bad), str(tmp_path / "missing"), "--db", str(tmp_path / "r.sqlite"))
     assert code == 2 and err == ""
     lines = [line for line in out.splitlines() if not line.startswith("  ")]
-    assert [line.split()[0] for line in lines[:-1]] == ["refused", "refused", "stored", "refused", "refused"]
+    assert [line.split()[0] for line in lines[:-1]] == ["refused", "refused", "stored", "skipped", "refused"]
     assert lines[-2] == f"refused    {tmp_path / 'missing'}: no such file or folder"
     assert f"refused    {bad / 'a-bomb.xml'}: the XML declares a DTD or entities (DTDForbidden)" in out
     assert f"refused    {bad / 'b-truncated.xml.gz'}: truncated gzip" in out
     assert f"stored     {bad / 'c-good.xml.gz'}: yahoo " in out
-    assert f"refused    {bad / 'd-junk.eml'}: an email without a report attached" in out
+    assert f"skipped    {bad / 'd-junk.eml'}: an email without a report attached" in out  # spam is no error
     assert out.splitlines()[-1].startswith("1 stored (")
 
 
@@ -107,11 +107,13 @@ def test_ingest_from_s3(tmp_path: Path, reports: Path, capsys: pytest.CaptureFix
     s3.put_object(Bucket="reports", Key="other/x.xml", Body=b"<feedback/>")
     with ReportStore(tmp_path / "r.sqlite") as store:
         outcomes = ingest(s3_inputs("s3://reports/inbound/", s3), store)
-    assert sorted({o.status for o in outcomes}) == ["refused", "stored"]
-    assert [o.name for o in outcomes if o.status == "refused"] == ["s3://reports/inbound/spam"]
+    assert sorted({o.status for o in outcomes}) == ["skipped", "stored"]
+    assert [o.name for o in outcomes if o.status == "skipped"] == ["s3://reports/inbound/spam"]
     assert sum(o.status == "stored" for o in outcomes) == 12
+    s3.put_object(Bucket="reports", Key="inbound/zz-truncated.xml.gz", Body=gzip.compress(b"<feedback>" * 100)[:-9])
     code, out, _ = run(capsys, "dmarc", "ingest", "s3://reports/inbound/", "--db", str(tmp_path / "r.sqlite"), "--json")
-    assert code == 2 and json.loads(out)["counts"] == {"stored": 0, "duplicate": 12, "refused": 1}
+    assert code == 2 and json.loads(out)["counts"] == {"stored": 0, "duplicate": 12, "refused": 1, "skipped": 1}
+    assert json.loads(out)["outcomes"][-1]["name"] == "s3://reports/inbound/zz-truncated.xml.gz"
     code, _, err = run(capsys, "dmarc", "ingest", "s3://no-such-bucket/x", "--db", str(tmp_path / "r.sqlite"))
     assert code == 2 and "s3://no-such-bucket/x: S3 refused: NoSuchBucket" in err
 
@@ -178,3 +180,20 @@ def test_report_text_is_escaped_before_it_is_printed(tmp_path: Path, capsys: pyt
     (tmp_path / "e.xml.gz").write_bytes(xml)
     code, out, _ = run(capsys, "dmarc", "ingest", str(tmp_path / "e.xml.gz"), "--db", str(tmp_path / "r.sqlite"))
     assert code == 0 and "\u202e" not in out and "\u2028" not in out and "evil\\u202e\\u2028::error::x" in out
+
+
+def test_a_database_another_ingest_holds_is_transient(tmp_path: Path, reports: Path, capsys: pytest.CaptureFixture[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import sending_domain.dmarc_store as dmarc_store
+
+    db = tmp_path / "r.sqlite"
+    ReportStore(db).close()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(dmarc_store, "BUSY_WAIT", 0.2)
+    try:
+        code, _, err = run(capsys, "dmarc", "ingest", str(reports), "--db", str(db), "--jobs", "1")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 3 and "another process has held the report database" in err

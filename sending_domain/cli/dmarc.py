@@ -1,8 +1,8 @@
 """``sending-domain dmarc``: read aggregate reports into the report database (``ingest``) and judge the evidence
 for the next DMARC stage of each domain (``status``).
 
-Exit codes: ``ingest`` 0 when every report was stored or already known, 2 when one was refused (the others are
-stored all the same), 3 when S3 failed for now; ``status`` 0 for PASS or INSUFFICIENT_EVIDENCE, 1 when a
+Exit codes: ``ingest`` 0 when every report was stored or already known (emails without a report are skipped),
+2 when one was refused (the others are stored all the same), 3 when S3 or the database is busy or failed for now; ``status`` 0 for PASS or INSUFFICIENT_EVIDENCE, 1 when a
 domain's verdict is FAIL, 2 for bad input.
 """
 
@@ -64,13 +64,14 @@ def run_ingest(args: argparse.Namespace) -> int:
     show = None if args.json else _print_outcome
     with ReportStore(db) as store:
         outcomes = ingest(inputs(), store, jobs=jobs, on_outcome=show)
-    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("stored", "duplicate", "refused")}
+    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("stored", "duplicate", "refused", "skipped")}
     if args.json:
         print_json({"version": 1, "kind": "dmarc-ingest", "db": str(db), "counts": counts,
                     "outcomes": [o.as_json() for o in outcomes]})
     else:
         rows = sum(o.rows for o in outcomes if o.status == "stored")
-        print(f"{counts['stored']} stored ({rows} rows), {counts['duplicate']} already known, {counts['refused']} refused; database {db}")
+        print(f"{counts['stored']} stored ({rows} rows), {counts['duplicate']} already known, {counts['refused']} refused, "
+              f"{counts['skipped']} not reports; database {db}")
     return 2 if counts["refused"] else 0
 
 
@@ -78,8 +79,8 @@ def _print_outcome(outcome: object) -> None:
     from sending_domain.dmarc_ingest import Outcome
 
     assert isinstance(outcome, Outcome)
-    if outcome.status == "refused":
-        print(f"refused    {outcome.name}: {outcome.reason}")
+    if outcome.status in ("refused", "skipped"):
+        print(f"{outcome.status:<10} {outcome.name}: {outcome.reason}")
     else:
         about = f"{printable(outcome.reporter)} {printable(outcome.report_id)}, {outcome.domain}, {outcome.rows} rows"
         print(f"{outcome.status:<10} {outcome.name}: {about}")

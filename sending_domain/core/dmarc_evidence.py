@@ -14,8 +14,8 @@ and the custom MAIL FROM domain. Reverse DNS is never needed.
   ``trusted_forwarder`` override: mail we sent, passed on by someone else; counted apart, never a blocker;
 - ``unknown`` — from outside the inventory and not forwarded: a forgotten sender or someone spoofing the domain.
 
-The reporter's own ``policy_evaluated`` results decide alignment (it applied the Public Suffix List); the reason
-text compares domains by name only (one inside the other), which is what a person needs to act on it.
+The reporter's own ``policy_evaluated`` results decide alignment; the reason text compares the domains by relaxed
+alignment (:mod:`~.orgdomain`, the Public Suffix List), which is what a person needs to act on it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sending_domain.core.errors import SpfError
+from sending_domain.core.orgdomain import same_organization
 from sending_domain.core.settings import DomainSettings
 from sending_domain.core.senders import spf_term
 from sending_domain.core.spf.lock import EVAL_DOMAIN, SpfLock, lock_terms, term_record
@@ -211,7 +212,7 @@ def _signer(inventory: Inventory, group: Facts) -> str | None:
 def unaligned_reason(group: Facts) -> str:
     """Why a row is aligned by neither DKIM nor SPF, in the words a person acts on."""
     header = group.header_from
-    ours = [(d, s, r) for d, s, r in group.dkim if _within(d, header) or _within(header, d)]
+    ours = [(d, s, r) for d, s, r in group.dkim if _aligned(d, header)]
     if not group.dkim:
         dkim = "no DKIM signature"
     elif not ours:
@@ -222,7 +223,7 @@ def unaligned_reason(group: Facts) -> str:
     result = next((r for d, _, r in group.spf if d == envelope), "")
     if not envelope:
         spf = "no envelope domain reported"
-    elif not (_within(envelope, header) or _within(header, envelope)):
+    elif not _aligned(envelope, header):
         spf = f"envelope domain {envelope} not aligned"
     else:
         spf = f"SPF {result or 'fail'} for {envelope}"
@@ -231,3 +232,8 @@ def unaligned_reason(group: Facts) -> str:
 
 def _within(name: str, domain: str) -> bool:
     return name == domain or name.endswith("." + domain)
+
+
+def _aligned(identifier: str, header_from: str) -> bool:
+    """Relaxed alignment (RFC 7489 §3.1): the same organizational domain, by the Public Suffix List."""
+    return bool(identifier) and (identifier == header_from or same_organization(identifier, header_from))

@@ -66,8 +66,12 @@ class Payload:
 
 @dataclass(frozen=True)
 class Refusal:
+    """A part that cannot be read; ``skip`` when it is simply not a report (an email without one: spam to the
+    report address, a mailbox provider's notice), which is no error."""
+
     name: str
     reason: str
+    skip: bool = False
 
 
 def reports_in(name: str, data: bytes, *, max_xml: int = MAX_XML) -> Iterator[Payload | Refusal]:
@@ -197,7 +201,7 @@ def _email(name: str, data: bytes, max_xml: int) -> Iterator[Payload | Refusal]:
             continue
         yield from _unwrap(where, content, max_xml, mail=False)
     if not found:
-        yield Refusal(name, "an email without a report attached (no zip, gzip or XML part)")
+        yield Refusal(name, "an email without a report attached (no zip, gzip or XML part)", skip=True)
 
 
 # --- streams --------------------------------------------------------------------------------------------------

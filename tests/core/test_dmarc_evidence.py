@@ -41,6 +41,9 @@ def group(ip: str, dkim_ok: bool = True, spf_ok: bool = True, envelope: str = "b
                     "DKIM d=crm.example.net (another domain); envelope domain crm.example.net not aligned")),
         (group("209.85.128.9", False, False, envelope=D, dkim=((D, "google", "fail"),)),
          Classified("unaligned", "google-workspace", "DKIM d=example.com s=google fail; SPF fail for example.com")),
+        # a sibling subdomain's signature is aligned under relaxed alignment: its reason is the failure, not the domain
+        (group("209.85.128.9", False, False, envelope="bounce.example.com", dkim=(("mail.example.com", "k", "fail"),)),
+         Classified("unaligned", "google-workspace", "DKIM d=mail.example.com s=k fail; SPF fail for bounce.example.com")),
         # a sender's network, not aligned, but a mailing list said so: forwarded, counted apart
         (group("209.85.128.9", False, False, reasons=(("mailing_list", ""),)),
          Classified("forwarded", "google-workspace", "mailing_list override")),
