@@ -120,6 +120,19 @@ def test_lock_that_is_not_utf8_exits_2(stack: Path, tmp_path: Path) -> None:
     _no_traceback(done.stderr)
 
 
+@pytest.mark.parametrize("lock", [
+    '{"version": 1, "entries": {"include:a.example": {"answers": 5, "resolved_at": 1}}}',
+    '{"version": 1, "entries": []}',
+    '[1, 2]',
+    '{"version": "1"}',
+])
+def test_lock_with_wrong_types_exits_2(stack: Path, tmp_path: Path, lock: str) -> None:
+    (tmp_path / "spf.lock.json").write_text(lock, encoding="utf-8")
+    done = run(["plan", "--config", str(stack)], tmp_path)
+    assert done.returncode == 2 and "spf.lock.json" in done.stderr
+    _no_traceback(done.stderr)
+
+
 def test_argument_error_exits_2_with_a_json_error(tmp_path: Path) -> None:
     done = run(["verify", "--no-such-option", "--json"], tmp_path)
     assert done.returncode == 2
