@@ -29,6 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     plan.add_argument("--format", choices=("table", "json", "zone"), default="table", help="output format (default table)")
     plan.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     add_domain_option(plan, "plan only this domain (repeatable)")
+    plan.add_argument("--quiet", action="store_true", help="no warnings on stderr (they stay in the output)")
     plan.add_argument("--outputs", metavar="FILE", help="`pulumi stack output --json` file: shows the deployed DKIM public keys")
     plan.add_argument(
         "--live", action="store_true",
@@ -47,7 +48,7 @@ def run_plan(args: argparse.Namespace) -> int:
     else:
         render = {"json": render_json, "zone": render_zone}[args.format]
         output = render(desired, loaded.stack_name, adoptions) if adoptions is not None else render(desired, loaded.stack_name)
-    if args.format == "zone":
+    if args.format == "zone" and not args.quiet:
         for warning in zone_warnings(desired):
             print(f"warning: {printable(warning)}", file=sys.stderr)
     if output is not None:

@@ -114,3 +114,15 @@ def test_verify_wait_says_what_still_fails_on_stderr_unless_quiet(capsys, dns_se
     assert "verify: attempt 1: 2 domain(s) not passing yet (example.com, example.net); next attempt in 0 s" in err
     assert main([*args, "--quiet"]) == 1
     assert capsys.readouterr().err == ""
+
+
+def test_quiet_keeps_stderr_for_errors(in_repo, capsys) -> None:
+    assert main(["plan", "--stack", "example", "--format", "zone", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "; warning: example.com: DMARC reports" in captured.out
+
+
+def test_quiet_drift_still_reports_what_it_left_out(capsys, world: World) -> None:  # noqa: F811
+    world.server.fail("_dmarc.example.com", "TXT", "servfail")
+    code, out, err = world.drift(capsys, "--quiet")
+    assert code == 3 and err == "" and out.startswith("INCOMPLETE")
