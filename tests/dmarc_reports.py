@@ -189,7 +189,7 @@ def report_xml(domain: str, reporter: Reporter, report_id: str, begin: int, end:
 
 
 def _deliver(folder: Path, reporter: Reporter, report_id: str, xml: bytes) -> Path:
-    name = f"{reporter.org or reporter.email}!{report_id}".replace("/", "_")
+    name = report_id.replace("/", "_")
     if reporter.style == "zip-email":
         path = folder / f"{name}.eml"
         path.write_bytes(email_with_attachment(zip_bytes(f"{name}.xml", xml), f"{name}.zip", "application", "zip"))

@@ -91,7 +91,10 @@ def test_an_unaligned_vendor_fails_with_its_reason(tmp_path: Path, streams: dict
 def test_a_large_unknown_source_blocks(tmp_path: Path, streams: dict[str, Stream]) -> None:
     status = judge(tmp_path, {**streams, "spoofer": replace(streams["spoofer"], per_day=200)})
     assert codes(status) == [("unknown-source", "")]
-    assert status.verdict.blockers[0].message.startswith("233.252.0.9 sent 2800 messages (12.")
+    message = status.verdict.blockers[0].message
+    assert message.startswith("233.252.0.9 sent 2800 messages (12.")
+    assert message.endswith("of all mail) and is no sender of the stack: list it in the senders if it sends for you, "
+                            "else someone is spoofing the domain")
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ from sending_domain.core.spf.tree import evaluate
 CATEGORIES: tuple[str, ...] = ("aligned", "unaligned", "forwarded", "unknown")
 FORWARDING_OVERRIDES = frozenset({"mailing_list", "trusted_forwarder"})  # RFC 7489 Appendix C PolicyOverrideType
 SES_TERM = "include:amazonses.com"
+NOT_A_SENDER = "not from a sender of the stack and not aligned"
 
 
 class Facts(NamedTuple):
@@ -199,7 +200,7 @@ def classify(inventory: Inventory, source_ip: str, group: Facts) -> Classified:
         return Classified("forwarded", signer or "", "DKIM aligned, SPF not, from outside the senders' networks")
     if group.spf_aligned:
         return Classified("unknown", "", "SPF passes for an address no sender of the stack owns: is live SPF the stack's?")
-    return Classified("unknown", "", "not from a sender of the stack and not aligned")
+    return Classified("unknown", "", NOT_A_SENDER)
 
 
 def _signer(inventory: Inventory, group: Facts) -> str | None:

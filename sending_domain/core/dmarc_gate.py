@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sending_domain.core.dmarc import DEFAULT_LADDER, Stage, next_stage
-from sending_domain.core.dmarc_evidence import Classified, Inventory, Tally, build_inventory, classify
+from sending_domain.core.dmarc_evidence import NOT_A_SENDER, Classified, Inventory, Tally, build_inventory, classify
 from sending_domain.core.settings import DmarcGateSettings, DomainSettings
 from sending_domain.core.spf.lock import SpfLock
 
@@ -274,9 +274,10 @@ def _alignment_blockers(gate: DmarcGateSettings, figs: Figures) -> list[Blocker]
                                                  f"at least {percent(gate.min_aligned)} needed — {why}", sender.name))
     for source in figs.unknown_sources:
         if source.share > gate.max_unknown_share:
+            why = "" if source.reason == NOT_A_SENDER else f" ({source.reason})"
             out.append(Blocker("unknown-source", f"{source.source_ip} sent {source.messages} messages ({percent(source.share)} "
-                                                 f"of all mail) and is no sender of the stack: {source.reason}; add "
-                                                 f"it to the senders if it is yours"))
+                                                 f"of all mail) and is no sender of the stack{why}: list it in the "
+                                                 "senders if it sends for you, else someone is spoofing the domain"))
     return out
 
 
