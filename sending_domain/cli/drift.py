@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import textwrap
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -72,7 +72,12 @@ def run_drift(args: argparse.Namespace) -> int:
     settings = loaded.settings
     if args.domain:  # the vendor check covers the chosen domains' senders only
         settings = replace(settings, domains=tuple(d for d in settings.domains if d.domain in {x.domain for x in desired}))
-    run = run_sync(find_drift(loaded.stack_name, settings, desired, lock, AsyncResolver(args.nameserver)))
+    progress = term.progress_for(sys.stderr, "drift: DNS answers", items=len(desired), quiet=args.quiet)
+    try:
+        run = run_sync(find_drift(loaded.stack_name, settings, desired, lock, AsyncResolver(args.nameserver), progress))
+    finally:
+        if progress is not None:
+            progress.clear()
     if args.json:
         print_json(json_document(run))
     else:
@@ -127,7 +132,8 @@ def json_document(run: DriftRun) -> dict:
 
 
 async def find_drift(
-    stack: str, settings: StackSettings, desired: Collection[DesiredDomain], lock: SpfLock, resolver: AsyncResolver
+    stack: str, settings: StackSettings, desired: Collection[DesiredDomain], lock: SpfLock, resolver: AsyncResolver,
+    on_answer: Callable[[int, int], None] | None = None,
 ) -> DriftRun:
     """Ask live DNS for our records and the vendors' trees at once; a domain whose questions DNS failed for is
     left out of the comparison and named, the rest are compared."""
@@ -135,7 +141,7 @@ async def find_drift(
 
     from sending_domain.core.drift import compare, questions
 
-    (observed, failed), vendors = await asyncio.gather(observe(desired, resolver), _vendors(settings, lock, resolver))
+    (observed, failed), vendors = await asyncio.gather(observe(desired, resolver, on_answer), _vendors(settings, lock, resolver))
     unchecked: dict[str, str] = {}
     for domain in desired:
         errors = [failed[q] for q in sorted(questions([domain], observed) & failed.keys())]
@@ -156,18 +162,31 @@ async def _vendors(settings: StackSettings, lock: SpfLock, resolver: AsyncResolv
 
 
 async def observe(
-    desired: Collection[DesiredDomain], resolver: AsyncResolver
+    desired: Collection[DesiredDomain], resolver: AsyncResolver, on_answer: Callable[[int, int], None] | None = None
 ) -> tuple[dict[Question, Answer], dict[Question, DnsError]]:
     """Answers to every question the comparison needs; new answers may reveal more (chained SPF names).
-    Questions DNS failed for are returned apart, never asked again in this run."""
+    Questions DNS failed for are returned apart, never asked again in this run. ``on_answer(done, known)`` after
+    each answer, for progress."""
     import asyncio
 
     from sending_domain.core.drift import questions
 
     observed: dict[Question, Answer] = {}
     failed: dict[Question, DnsError] = {}
+    done = 0
+
+    async def ask(name: str, rdtype: str, known: int) -> Answer:
+        nonlocal done
+        try:
+            return await resolver.query(name, rdtype)
+        finally:
+            done += 1
+            if on_answer is not None:
+                on_answer(done, known)
+
     while todo := sorted(questions(desired, observed) - observed.keys() - failed.keys()):
-        answers = await asyncio.gather(*(resolver.query(name, rdtype) for name, rdtype in todo), return_exceptions=True)
+        known = done + len(todo)
+        answers = await asyncio.gather(*(ask(name, rdtype, known) for name, rdtype in todo), return_exceptions=True)
         for question, answer in zip(todo, answers):
             if isinstance(answer, DnsError):
                 failed[question] = answer

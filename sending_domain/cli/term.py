@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
+from collections.abc import Callable
 from typing import TextIO
 
 MIN_WIDTH = 40
@@ -58,3 +60,35 @@ def elide(text: str, room: int) -> str:
 def fit_lines(text: str, columns: int) -> str:
     """Every line of ``text`` elided to ``columns`` (for reports whose lines end in a long value)."""
     return "\n".join(elide(line, columns) for line in text.split("\n"))
+
+
+class Progress:
+    """``LABEL 37/500`` redrawn in place on a terminal's stderr, at most ten times a second; cleared at the end."""
+
+    def __init__(self, stream: TextIO, label: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream, self.label, self.clock = stream, label, clock
+        self.last = float("-inf")
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if done != total and now - self.last < 0.1:
+            return
+        self.last = now
+        self.stream.write(f"\r{self.label} {done}/{total}")
+        self.stream.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.drawn = False
+
+
+def progress_for(stream: TextIO, label: str, *, items: int, quiet: bool, at_least: int = 25) -> Progress | None:
+    """A :class:`Progress` when a person watches ``stream`` (a terminal), the run is large and not ``quiet``."""
+    isatty = getattr(stream, "isatty", None)
+    if quiet or items < at_least or not (isatty and isatty()):
+        return None
+    return Progress(stream, label)

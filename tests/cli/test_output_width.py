@@ -126,3 +126,30 @@ def test_quiet_drift_still_reports_what_it_left_out(capsys, world: World) -> Non
     world.server.fail("_dmarc.example.com", "TXT", "servfail")
     code, out, err = world.drift(capsys, "--quiet")
     assert code == 3 and err == "" and out.startswith("INCOMPLETE")
+
+
+def test_drift_counts_its_answers_for_progress(world: World) -> None:  # noqa: F811
+    from sending_domain.cli.drift import observe
+    from sending_domain.desired import desired_domains, read_lock, run_sync
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.stack import load_stack
+
+    loaded = load_stack(config_file=world.config)
+    desired = run_sync(desired_domains(loaded.settings, lock=read_lock(world.config.parent / "spf.lock.json"), dkim_public=world.dkim_public))
+    seen: list[tuple[int, int]] = []
+    observed, failed = run_sync(observe(desired, AsyncResolver([world.server.nameserver]), lambda d, k: seen.append((d, k))))
+    assert seen and seen[-1] == (len(observed) + len(failed),) * 2
+    assert [d for d, _ in seen] == list(range(1, len(seen) + 1))
+
+
+def test_progress_draws_on_a_terminal_only_for_large_runs() -> None:
+    assert term.progress_for(io.StringIO(), "x", items=500, quiet=False) is None  # not a terminal
+    assert term.progress_for(Tty(), "x", items=3, quiet=False) is None  # small
+    assert term.progress_for(Tty(), "x", items=500, quiet=True) is None
+    stream = Tty()
+    progress = term.progress_for(stream, "drift: DNS answers", items=500, quiet=False)
+    assert progress is not None
+    progress(1, 10)
+    progress(10, 10)
+    progress.clear()
+    assert stream.getvalue() == "\rdrift: DNS answers 1/10\rdrift: DNS answers 10/10\r\x1b[K"
