@@ -8,6 +8,7 @@ Anything else is a bug of ours: exit 4 (``internal``).
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -90,7 +91,10 @@ def _aws_config(error: BaseException) -> Failure | None:
         message = f"the AWS config file {kw.get('path')} does not parse; fix it (or point AWS_CONFIG_FILE elsewhere)"
     elif isinstance(error, aws.CredentialRetrievalError):
         said = _short(str(kw.get("error_msg", "")))
-        message = f"the AWS credential provider {kw.get('provider', '')} failed: {said}; check the profile's credential_process"
+        profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
+        kw = {**kw, "profile": profile}
+        message = (f"the AWS credential provider {kw.get('provider', '')} of profile {profile!r} failed: {said}; "
+                   "check the profile's credential_process")
     elif isinstance(error, (aws.PartialCredentialsError, aws.InvalidConfigError, aws.UnknownCredentialError,
                             aws.NoRegionError, aws.ConfigNotFound, aws.InvalidRegionError)):
         message = f"AWS configuration: {_short(str(error))}"

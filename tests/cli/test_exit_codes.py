@@ -107,7 +107,7 @@ def test_failing_credential_process_exits_2(stack: Path, tmp_path: Path) -> None
     args = ["verify", "--config", str(stack), "--nameserver", "127.0.0.1", "--json"]
     done = run(args, tmp_path, AWS_CONFIG_FILE=str(config), AWS_PROFILE="broken")
     assert done.returncode == 2
-    assert "credential provider" in done.stderr and "token expired" in done.stderr
+    assert "credential provider" in done.stderr and "of profile 'broken'" in done.stderr and "token expired" in done.stderr
     assert json.loads(done.stdout)["error"]["code"] == "aws-config"
     _no_traceback(done.stderr)
 
