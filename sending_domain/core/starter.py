@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sending_domain.core import dkim, dmarc
+from sending_domain.core.orgdomain import organizational_domain
 from sending_domain.core.errors import ConfigError, Problem, SpfSyntaxError
 from sending_domain.core.senders import WELL_KNOWN_SENDERS, sender_reason
 from sending_domain.core.spf.terms import Mechanism, Modifier, is_spf_record, parse_record
@@ -212,7 +213,8 @@ def render_stack(domains: Sequence[StarterDomain], *, source: str) -> str:
 def _domain_lines(d: StarterDomain) -> list[str]:
     lines = [
         f"      - domain: {_q(d.domain)}",
-        f"        zone: {_q(d.domain)}           # the Cloudflare zone holding it (a parent zone for a subdomain), or zoneId",
+        f"        zone: {_q(organizational_domain(d.domain))}    # its registrable domain, the usual Cloudflare zone; "
+        "or the zone's zoneId",
     ]
     lines += [f"        # note: {printable(n)}" for n in d.notes]
     if d.senders is None:

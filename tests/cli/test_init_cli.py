@@ -166,3 +166,11 @@ def test_init_and_plan_live_json_follow_their_schemas(capsys: pytest.CaptureFixt
     assert code == 0 and {"update", "keep", "create"} <= {s["action"] for s in steps}
     code, stdout, _ = init(capsys, server, out, "--json")  # exists: the error document
     assert code == 2 and valid("error", stdout)["error"]["code"] == "exists"
+
+
+def test_a_subdomain_gets_its_registrable_domain_as_zone(capsys: pytest.CaptureFixture[str], server: DnsTestServer, tmp_path: Path) -> None:
+    out = tmp_path / "Pulumi.news.yaml"
+    code, _, err = run(capsys, "init", "news.example.net", "example.co.uk", "--nameserver", server.nameserver, "--output", str(out))
+    assert code == 0, err
+    zones = {d.domain: d.zone_name for d in load_stack(config_file=out).settings.domains}
+    assert zones == {"news.example.net": "example.net", "example.co.uk": "example.co.uk"}
