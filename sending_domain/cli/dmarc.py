@@ -82,7 +82,7 @@ def _print_outcome(outcome: object) -> None:
     if outcome.status in ("refused", "skipped"):
         print(f"{outcome.status:<10} {outcome.name}: {outcome.reason}")
     else:
-        about = f"{printable(outcome.reporter)} {printable(outcome.report_id)}, {outcome.domain}, {outcome.rows} rows"
+        about = f"{printable(outcome.reporter)} {printable(outcome.report_id)}, {printable(outcome.domain)}, {outcome.rows} rows"
         print(f"{outcome.status:<10} {outcome.name}: {about}")
     for warning in outcome.warnings:
         print(f"  warning: {printable(warning)}")

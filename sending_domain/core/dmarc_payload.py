@@ -179,8 +179,13 @@ def _email(name: str, data: bytes, max_xml: int) -> Iterator[Payload | Refusal]:
     except Exception as e:  # the email package raises many kinds on malformed input
         yield Refusal(name, f"the email cannot be read: {printable(str(e))[:200]}")
         return
+    try:
+        parts = [part for part in message.walk() if not part.is_multipart()]
+    except RecursionError:
+        yield Refusal(name, "the email's parts are nested too deeply to read")
+        return
     found = 0
-    for part in message.walk():
+    for part in parts:
         if part.is_multipart():
             continue
         filename = part.get_filename() or ""

@@ -228,3 +228,14 @@ def test_a_gzip_bomb_stops_at_the_cap() -> None:
 )
 def test_inputs_without_a_report_are_refused(name: str, data: bytes, reason: str) -> None:
     assert refusal(name, data) == reason
+
+
+def test_deep_nesting_is_no_crash() -> None:
+    depth = 200_000
+    xml = b"<feedback><record>" + b"<a>" * depth + b"</a>" * depth + b"</record></feedback>"
+    started = time.monotonic()
+    assert refusal("deep.xml", xml).startswith("missing report_metadata/report_id")
+    email = b"Content-Type: multipart/mixed; boundary=b0\n\n" + b"".join(
+        b"--b%d\nContent-Type: multipart/mixed; boundary=b%d\n\n" % (i, i + 1) for i in range(5000))
+    assert refusal("deep.eml", email).startswith("the email cannot be read: maximum recursion depth exceeded")
+    assert time.monotonic() - started < 5
