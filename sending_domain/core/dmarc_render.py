@@ -229,6 +229,7 @@ def _chart(s: DomainStatus, width: int = 720, height: int = 260) -> str:
         colour = "#000" if not name else _COLOURS[(index - 1) % len(_COLOURS)]
         path = " ".join(f"{x(day):.1f},{y(share):.1f}" for day, share in points)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="{3 if not name else 1.5}" points="{path}"/>')
+        parts += [f'<circle cx="{x(day):.1f}" cy="{y(share):.1f}" r="2" fill="{colour}"/>' for day, share in points]
         label = "all known senders" if not name else name
         parts.append(f'<text x="{left + plot_w + 8}" y="{top + 14 * (index + 1)}" fill="{colour}">{_e(label)}</text>')
     parts.append("</svg>")
