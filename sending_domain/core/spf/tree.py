@@ -333,9 +333,10 @@ class _Walker:
             loop = " -> ".join((*chain[chain.index(target) :], target))
             raise SpfError(f"SPF loop: {loop}; receivers return permerror (RFC 7208 §4.6.4)")
         if len(chain) > MAX_DEPTH:
+            shown = [name for name in chain[:3] if name != self.anonymous_root]  # a lock entry's root has no name
             raise SpfError(
                 f"{via}: the SPF tree is more than {MAX_DEPTH} includes or redirects deep "
-                f"({' -> '.join(chain[:3])} -> ... -> {target}); such a tree cannot be flattened safely "
+                f"({' -> '.join(shown)} -> ... -> {target}); such a tree cannot be flattened safely "
                 "(receivers stop after 10 lookups, RFC 7208 §4.6.4)"
             )
         done = self.memo.done.get(target)

@@ -157,3 +157,15 @@ def test_the_caps_leave_real_trees_alone() -> None:
     chain |= snap(**{f"c{MAX_DEPTH - 1}.example.net TXT": "v=spf1 ip4:192.0.2.1 -all"})
     assert flatten_snapshot(D, chain, "v=spf1 include:c0.example.net -all").records[0].value == "v=spf1 ip4:192.0.2.1 -all"
 
+
+
+def test_a_lock_entry_names_its_term_and_never_its_placeholder_domain() -> None:
+    from sending_domain.core.spf.lock import EVAL_DOMAIN
+
+    answers = snap(**{f"c{i}.example.net TXT": f"v=spf1 include:c{i + 1}.example.net -all" for i in range(40)})
+    answers |= snap(**{"gone.example.net TXT": "nxdomain"})
+    for record in ("v=spf1 include:c0.example.net", "v=spf1 include:gone.example.net", "v=spf1 mx:m.example.net"):
+        snapshot = answers | snap(**{"m.example.net MX": [f"{i} mx{i}.example.net" for i in range(11)]})
+        with pytest.raises(SpfError) as err:
+            evaluate(EVAL_DOMAIN, snapshot, record, anonymous=True)
+        assert EVAL_DOMAIN not in str(err.value) and "example.net" in str(err.value)
