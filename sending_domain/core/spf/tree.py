@@ -102,7 +102,7 @@ class Program:
 
     @cached_property
     def decided(self) -> list[NetSet]:
-        """For each (flat) rule, the addresses it decides: those no earlier rule matched (§4.6.2)."""
+        """For each network rule in order, the addresses it decides: those no earlier one matched (§4.6.2)."""
         return first_match([r.nets for r in self.rules if isinstance(r, NetRule)])
 
     @cached_property
