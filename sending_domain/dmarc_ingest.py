@@ -114,32 +114,24 @@ def _s3_get(client: Any, bucket: str, key: str) -> bytes:
             body.close()
 
 
-class _s3_errors:
-    """botocore's errors as ours: a missing bucket or no permission is bad input (2), a failed connection is
-    transient (3)."""
+@contextmanager
+def _s3_errors(where: str) -> Iterator[None]:
+    """botocore's errors as ours: a missing bucket or no permission is bad input (2), a failed connection or a
+    throttled request is transient (3)."""
+    from botocore import exceptions as aws
 
-    def __init__(self, where: str) -> None:
-        self.where = printable(where)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, tb: object) -> bool:
-        if error is None:
-            return False
-        from botocore import exceptions as aws
-
-        if isinstance(error, aws.ClientError):
-            code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"):
-                raise TransientError(f"{self.where}: S3 answered {code}; retry later") from None
-            raise ConfigError(Problem("", "s3", f"{self.where}: S3 refused: {code or error}")) from None
-        if isinstance(error, (aws.EndpointConnectionError, aws.ConnectTimeoutError, aws.ReadTimeoutError,
-                              aws.ConnectionClosedError)):
-            raise TransientError(f"{self.where}: cannot reach S3 ({printable(str(error))}); retry later") from None
-        if isinstance(error, aws.NoCredentialsError):
-            raise ConfigError(Problem("", "aws-config", "no AWS credentials for S3; set AWS_PROFILE or the usual variables")) from None
-        return False
+    shown = printable(where)
+    try:
+        yield
+    except aws.ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "503", "500"):
+            raise TransientError(f"{shown}: S3 answered {code}; retry later") from None
+        raise ConfigError(Problem("", "s3", f"{shown}: S3 refused: {code or error}")) from None
+    except (aws.EndpointConnectionError, aws.ConnectTimeoutError, aws.ReadTimeoutError, aws.ConnectionClosedError) as error:
+        raise TransientError(f"{shown}: cannot reach S3 ({printable(str(error))}); retry later") from None
+    except aws.NoCredentialsError:
+        raise ConfigError(Problem("", "aws-config", "no AWS credentials for S3; set AWS_PROFILE or the usual variables")) from None
 
 
 # --- reading inputs (in worker processes) --------------------------------------------------------------------

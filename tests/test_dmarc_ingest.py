@@ -199,3 +199,17 @@ def test_a_database_another_ingest_holds_is_transient(tmp_path: Path, reports: P
         holder.execute("ROLLBACK")
         holder.close()
     assert code == 3 and "another process has held the report database" in err
+
+
+def test_s3_out_of_reach_is_transient() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from sending_domain.dmarc_ingest import TransientError
+
+    class Unreachable:
+        def get_paginator(self, name: str) -> object:
+            raise EndpointConnectionError(endpoint_url="https://s3.eu-west-1.amazonaws.com")
+
+    with pytest.raises(TransientError, match="s3://reports/inbound/: cannot reach S3") as caught:
+        list(s3_inputs("s3://reports/inbound/", Unreachable()))
+    assert caught.value.exit_code == 3
