@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.cli.test_json_contract import valid
 from sending_domain.cli.main import main
 from sending_domain.desired import read_lock
 from sending_domain.dmarc_ingest import file_inputs, ingest, s3_inputs
@@ -49,7 +50,7 @@ def test_ingest_stores_every_report_once(tmp_path: Path, reports: Path, capsys: 
     # the same files again, and the same report under another name: known, not stored twice
     shutil.copy(next(reports.glob("Yahoo*.xml.gz")), tmp_path / "copy.xml.gz")
     code, out, _ = run(capsys, "dmarc", "ingest", str(reports), str(tmp_path / "copy.xml.gz"), "--db", str(db), "--json")
-    document = json.loads(out)
+    document = valid("dmarc-ingest", out)
     assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0, "skipped": 0}
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM reports").fetchone() == (12,)
@@ -145,7 +146,7 @@ def test_status_cli_pass_and_fail(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0 and out.startswith("example.com: p=none → p=quarantine pct=10: PASS\n")
     html = tmp_path / "status.html"
     code, out, _ = run(capsys, "dmarc", "status", "--config", str(config), "--domain", "example.com", "--json", "--html", str(html))
-    document = json.loads(out)
+    document = valid("dmarc-status", out)
     assert code == 0 and document["kind"] == "dmarc-status" and document["domains"][0]["verdict"] == "PASS"
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") == 1 and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
