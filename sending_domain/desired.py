@@ -60,7 +60,7 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def flatten_domain(settings: DomainSettings, *, lock: SpfLock | None, resolver: AsyncResolver | None,
-                         key: str = "", update_command: str = UPDATE_COMMAND) -> Flattened:
+                         key: str = "", update_command: str = UPDATE_COMMAND, lock_file: str = "") -> Flattened:
     """``settings``' SPF flattened from the lock (offline) or live DNS; ``key`` is the domain's place in the
     stack (``domains[0]``), so warnings name the sender they are about."""
     text = spf_root_text(settings)
@@ -75,7 +75,7 @@ async def flatten_domain(settings: DomainSettings, *, lock: SpfLock | None, reso
         return flatten_snapshot(settings.domain, lock.snapshot(terms), text, options)
     if resolver is None:
         raise ConfigError(
-            f"{settings.domain}: there is no SPF lock to plan from offline; "
+            f"{settings.domain}: there is no SPF lock{f' at {lock_file}' if lock_file else ''} to plan from offline; "
             f"create it with `{update_command}` and commit it"
         )
     return await flatten_live(settings.domain, resolver, text, options)
@@ -89,12 +89,14 @@ async def desired_domains(
     dkim_public: Mapping[tuple[str, str], str] | None = None,
     only: Sequence[str] = (),
     update_command: str = UPDATE_COMMAND,
+    lock_file: str = "",
 ) -> list[DesiredDomain]:
     """Render every domain of ``stack`` (or those in ``only``), flattening their SPF concurrently."""
     chosen = [d for d in stack.domains if not only or d.domain in only]
     command = lock.update_command if lock is not None else update_command
     spf = await asyncio.gather(*(
-        flatten_domain(d, lock=lock, resolver=resolver, key=f"domains[{stack.domains.index(d)}]", update_command=command)
+        flatten_domain(d, lock=lock, resolver=resolver, key=f"domains[{stack.domains.index(d)}]", update_command=command,
+                       lock_file=lock_file)
         for d in chosen
     ))
     zones = our_zones(stack)

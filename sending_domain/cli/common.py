@@ -124,4 +124,5 @@ def desired_offline(args: argparse.Namespace) -> tuple[LoadedStack, SpfLock | No
     if lock is not None:
         require_pinned(loaded.settings, only, lock, source=str(stack_lock_path(loaded)))
     return loaded, lock, run_sync(desired_domains(loaded.settings, lock=lock, resolver=None, dkim_public=dkim_public,
-                                                  only=only, update_command=command))
+                                                  only=only, update_command=command,
+                                                  lock_file=str(stack_lock_path(loaded))))

@@ -78,6 +78,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from sending_domain.desired import read_lock
     from sending_domain.dns.resolver import AsyncResolver
     from sending_domain.outputs import read_dkim_public_keys
+    from sending_domain.spf_lock import update_command
     from sending_domain.verify.report import render_json, render_text
     from sending_domain.verify.runner import VerifyIO, verify_stack
 
@@ -100,7 +101,7 @@ def run_verify(args: argparse.Namespace) -> int:
         verify_stack(
             loaded.settings,
             domains=[d.domain for d in chosen],
-            lock=read_lock(stack_lock_path(loaded)),
+            lock=read_lock(stack_lock_path(loaded), update_command=update_command(loaded.path, loaded.stack_name)),
             dkim_public=dkim_public,
             io=io,
             wait=wait,

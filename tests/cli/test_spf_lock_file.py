@@ -191,6 +191,8 @@ def test_lock_messages_print_the_lock_path(dns_server, capsys, stacks: Path) -> 
     lock = stacks / "spf.lock.json"
     code, _, err = run(capsys, "spf", "lock", "--check", "--config", config, "--nameserver", server.nameserver)
     assert code == 1 and f"there is no SPF lock at {lock}; create it with `sending-domain spf lock --update --config {config}`" in err
+    code, _, err = run(capsys, "plan", "--config", config)
+    assert code == 2 and f"there is no SPF lock at {lock} to plan from offline; create it with `sending-domain spf lock --update --config {config}`" in err
     code, out, _ = run(capsys, "spf", "lock", "--update", "--config", config, "--nameserver", server.nameserver)
     assert code == 0 and str(lock) in out
     code, out, _ = run(capsys, "spf", "lock", "--check", "--config", config, "--nameserver", server.nameserver)
