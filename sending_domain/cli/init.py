@@ -13,15 +13,11 @@ cannot express; 3 DNS failed for now.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from sending_domain.cli.common import add_nameserver_option, domain_argument, print_json
-from sending_domain.core import dkim
 from sending_domain.core.errors import ConfigError, Problem
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -56,9 +52,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run_init(args: argparse.Namespace) -> int:
     from sending_domain.core.config import parse_settings, ses_region_reason
     from sending_domain.core.starter import render_stack
-    from sending_domain.desired import lock_path, read_lock, run_sync
+    from sending_domain.desired import lock_path, run_sync
     from sending_domain.dns.resolver import AsyncResolver
-    from sending_domain.spf_lock import refresh_lock
+    from sending_domain.spf_lock import update_command, update_lock_file, write_atomically
 
     domains = list(dict.fromkeys(domain_argument(d) for d in args.domains))
     selectors = list(dict.fromkeys(_selector(s) for s in args.dkim_selector))
@@ -74,9 +70,10 @@ def run_init(args: argparse.Namespace) -> int:
     settings = parse_settings(_settings_of(text), source=f"{path} (as init wrote it)")
     lock_file = lock_path(path.parent)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    lock = run_sync(refresh_lock(settings, resolver, now, read_lock(lock_file)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(lock_file, lock.to_json())
+    # the lock may be shared with other stacks: merged under its file lock, as `spf lock --update` does
+    command = update_command(path, path.name.removeprefix("Pulumi.").rsplit(".", 1)[0])
+    lock = run_sync(update_lock_file(lock_file, settings, resolver, now, update_command=command)).lock
     write_atomically(path, text)
     if args.json:
         print_json(json_document(path, lock_file, len(lock.entries), starters))
@@ -91,6 +88,8 @@ def run_init(args: argparse.Namespace) -> int:
 
 async def read_domains(domains: list[str], selectors: list[str], ses: str | None, resolver: object) -> list:
     """The starter of every domain, from one concurrent round of questions (any DNS failure aborts all)."""
+    import asyncio
+
     from sending_domain.core.starter import (
         StarterDomain,
         dkim_note,
@@ -99,6 +98,8 @@ async def read_domains(domains: list[str], selectors: list[str], ses: str | None
         senders_from_spf,
         spf_records,
     )
+
+    from sending_domain.core import dkim
 
     async def one(domain: str) -> StarterDomain:
         names = [domain, f"_dmarc.{domain}", *(dkim.dkim_record_name(s, domain) for s in selectors)]
@@ -138,6 +139,8 @@ def json_document(path: Path, lock_file: Path, pinned: int, starters: list) -> d
 
 
 def _selector(text: str) -> str:
+    from sending_domain.core import dkim
+
     selector = text.strip().lower()
     if reason := dkim.validate_selector(selector):
         raise ConfigError(Problem("--dkim-selector", "selector", f"{text!r}: {reason}"))
@@ -157,17 +160,3 @@ def _settings_of(text: str) -> object:
     import yaml
 
     return yaml.safe_load(text)["config"]["sending-domain:settings"]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import datetime as dt
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sending_domain.cli.common import (
     add_nameserver_option,
@@ -18,13 +16,17 @@ from sending_domain.cli.common import (
     stack_lock_path,
 )
 from sending_domain.core.errors import CheckFailed
-from sending_domain.core.settings import StackSettings
-from sending_domain.core.spf.flatten import MAX_BYTES, MAX_LOOKUPS, FlattenOptions, Flattened
 from sending_domain.core.text import printable
-from sending_domain.desired import read_lock
-from sending_domain.dns.resolver import AsyncResolver
-from sending_domain.dns.spf_fetch import flatten_live
-from sending_domain.spf_lock import check_lock, update_command, update_lock_file
+
+if TYPE_CHECKING:  # imported where they are used, so `spf --help` and argument errors stay fast
+    from pathlib import Path
+
+    from sending_domain.core.settings import StackSettings
+    from sending_domain.core.spf.flatten import Flattened
+    from sending_domain.dns.resolver import AsyncResolver
+
+MAX_LOOKUPS = 10  # RFC 7208 §4.6.4; the flattener's own bound (core/spf/flatten.py), checked by a test
+MAX_BYTES = 450  # the flattener's default bytes per name (core/spf/flatten.py), checked by a test
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -51,6 +53,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_flatten(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sending_domain.core.spf.flatten import FlattenOptions
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.dns.spf_fetch import flatten_live
+
     domain = domain_argument(args.domain)
     options = FlattenOptions(
         max_lookups=bounded_int(args.max_lookups, name="--max-lookups", low=1, high=MAX_LOOKUPS),
@@ -77,6 +85,12 @@ def render_text(result: Flattened, queries: int) -> str:
 
 
 def run_lock(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from sending_domain.desired import read_lock
+    from sending_domain.dns.resolver import AsyncResolver
+    from sending_domain.spf_lock import check_lock, update_command
+
     loaded = load_stack_from_args(args)
     path = stack_lock_path(loaded)
     command = update_command(loaded.path, loaded.stack_name)
@@ -99,6 +113,11 @@ def run_lock(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace, settings: StackSettings, path: Path, resolver: AsyncResolver, command: str) -> int:
+    import asyncio
+    import datetime as dt
+
+    from sending_domain.spf_lock import update_lock_file
+
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     done = asyncio.run(update_lock_file(path, settings, resolver, now, update_command=command))
     if done.rebuilt:

@@ -38,6 +38,7 @@ def imported(*args: str) -> tuple[int, list[str]]:
 @pytest.mark.parametrize(
     ("args", "code"),
     [(["--version"], 0), (["--help"], 0), (["plan", "--help"], 0), (["verify", "--help"], 0), (["drift", "--help"], 0),
+     (["init", "--help"], 0), (["spf", "flatten", "--help"], 0), (["spf", "lock", "--help"], 0), (["dmarc", "status", "--help"], 0),
      (["verify", "--no-such-option"], 2), (["nosuch"], 2), ([], 2)],
 )
 def test_quick_paths_import_nothing_heavy(args: list[str], code: int) -> None:
@@ -58,3 +59,10 @@ def test_the_stand_ins_say_what_the_commands_say() -> None:
     subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     real = {action.dest: action.help for action in subparsers._choices_actions}
     assert real == {name: summary for name, (_, summary) in COMMANDS.items()}
+
+
+def test_the_spf_help_defaults_are_the_flatteners() -> None:
+    from sending_domain.cli import spf
+    from sending_domain.core.spf import flatten
+
+    assert (spf.MAX_LOOKUPS, spf.MAX_BYTES) == (flatten.MAX_LOOKUPS, flatten.MAX_BYTES)

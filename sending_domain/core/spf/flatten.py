@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sending_domain.core.dnsdata import Snapshot
-from sending_domain.core.errors import SpfError
+from sending_domain.core.errors import SpfError, SpfVoidLimitError
 from sending_domain.core.records import Record
 from sending_domain.core.senders import MIN_PREFIX
 from sending_domain.core.spf.floor import wide_networks
@@ -243,7 +243,7 @@ def _check_voids(items: list[_Item], program: Program) -> None:
         total = sum(k.voids[index] for k in kept)
         if total > MAX_VOID:
             named = "; ".join(f"{k.text} makes {k.voids[index]}" for k in kept if k.voids[index])
-            raise SpfError(
+            raise SpfVoidLimitError(
                 f"the flattened SPF set of {program.domain} would still make {total} void lookups for IPv{family} "
                 f"clients through terms kept as written, more than {MAX_VOID}: receivers return permerror "
                 f"(RFC 7208 §4.6.4): {named}. Fix or remove the names without addresses in those trees"
