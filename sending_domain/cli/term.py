@@ -65,8 +65,8 @@ def fit_lines(text: str, columns: int) -> str:
 class Progress:
     """``LABEL 37/500`` redrawn in place on a terminal's stderr, at most ten times a second; cleared at the end."""
 
-    def __init__(self, stream: TextIO, label: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.stream, self.label, self.clock = stream, label, clock
+    def __init__(self, stream: TextIO, label: str, clock: Callable[[], float] = time.monotonic, suffix: str = "") -> None:
+        self.stream, self.label, self.clock, self.suffix = stream, label, clock, suffix
         self.last = float("-inf")
         self.drawn = False
 
@@ -75,7 +75,7 @@ class Progress:
         if done != total and now - self.last < 0.1:
             return
         self.last = now
-        self.stream.write(f"\r{self.label} {done}/{total}")
+        self.stream.write(f"\r{self.label} {done}/{total}{self.suffix}")
         self.stream.flush()
         self.drawn = True
 

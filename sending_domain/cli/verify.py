@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -240,24 +239,12 @@ def _attempt_line(progress: _Progress | None) -> Callable[[int, Any, float], Non
     return report
 
 
-class _Progress:
+class _Progress(term.Progress):
     """``verifying 37/500 domains (attempt 1)`` on stderr, redrawn at most ten times a second."""
 
     def __init__(self) -> None:
-        self.last = 0.0
-        self.drawn = False
+        super().__init__(sys.stderr, "verifying")
 
-    def __call__(self, done: int, total: int, attempt: int) -> None:
-        now = time.monotonic()
-        if done != total and now - self.last < 0.1:
-            return
-        self.last = now
-        sys.stderr.write(f"\rverifying {done}/{total} domains (attempt {attempt})")
-        sys.stderr.flush()
-        self.drawn = True
-
-    def clear(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
-            self.drawn = False
+    def __call__(self, done: int, total: int, attempt: int) -> None:  # type: ignore[override]
+        self.suffix = f" domains (attempt {attempt})"
+        super().__call__(done, total)

@@ -95,6 +95,8 @@ class _Bounded:
     _deadline_at: float
     _budget: int
     _stopped: threading.Event
+    _host: str
+    _timer: threading.Timer
 
     def _bound(self, deadline: float) -> None:
         self._deadline_at = time.monotonic() + deadline
@@ -148,6 +150,21 @@ class _Bounded:
         self._budget = MAX_BYTES_AFTER_TLS
         return reply
 
+    def _open(self, host: str, port: int) -> None:
+        """Connect under the deadline's watchdog; a failed connection closes what it opened."""
+        self._host = host  # smtplib sets it only when given the host at construction; STARTTLS checks it
+        self._timer = self._watch()
+        try:
+            self.connect(host, port)  # type: ignore[attr-defined]
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        super().close()  # type: ignore[misc]
+        if getattr(self, "_timer", None) is not None:
+            self._timer.cancel()
+
     def _watch(self) -> threading.Timer:
         """Close the socket at the deadline, whatever the session is doing (a blocked read returns)."""
 
@@ -170,18 +187,7 @@ class _SMTP(_Bounded, smtplib.SMTP):
     def __init__(self, host: str, port: int, *, timeout: float, deadline: float) -> None:
         self._bound(deadline)
         super().__init__(timeout=min(timeout, deadline))
-        self._host = host  # smtplib sets it only when given the host at construction; STARTTLS checks it
-        self._timer = self._watch()
-        try:
-            self.connect(host, port)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        super().close()
-        if getattr(self, "_timer", None) is not None:
-            self._timer.cancel()
+        self._open(host, port)
 
 
 class _SMTP_SSL(_Bounded, smtplib.SMTP_SSL):  # noqa: N801 (smtplib's name)
@@ -189,18 +195,7 @@ class _SMTP_SSL(_Bounded, smtplib.SMTP_SSL):  # noqa: N801 (smtplib's name)
         self._bound(deadline)
         super().__init__(timeout=min(timeout, deadline), context=context)
         self._budget = MAX_BYTES_AFTER_TLS
-        self._host = host  # smtplib sets it only when given the host at construction; STARTTLS checks it
-        self._timer = self._watch()
-        try:
-            self.connect(host, port)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        super().close()
-        if getattr(self, "_timer", None) is not None:
-            self._timer.cancel()
+        self._open(host, port)
 
 
 def _session(target: SmtpTarget, credentials: SmtpCredentials, message: EmailMessage, sender: str, recipient: str) -> None:
