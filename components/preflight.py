@@ -82,7 +82,8 @@ def preflight(
     ses_steps: dict[str, Step | None] = {}
     for settings, rendered in zip(stack.domains, desired):
         live = [r for zone, name in _names(rendered) for r in records(zone_ids[zone], name)]
-        adoptions[settings.domain] = classify(rendered, live, adopt=settings.adopt, force=settings.dmarc.force)
+        adoptions[settings.domain] = classify(rendered, live, adopt=settings.adopt, force=settings.dmarc.force,
+                                              reimport_own=settings.reimport_own)
         ses_steps[settings.domain] = _ses_step(settings, ses) if settings.ses is not None else None
     blockers = [(d, s) for d, a in adoptions.items() for s in a.blockers]
     blockers += [(d, s) for d, s in ses_steps.items() if s is not None and s.action == "block"]

@@ -150,6 +150,7 @@ class Adoption:
     domain: str
     steps: tuple[Step, ...]
     live_stage: dmarc.Stage | None
+    reimport_own: bool = False  # the state lost this domain's records: ours are imported too
 
     @property
     def blockers(self) -> tuple[Step, ...]:
@@ -162,13 +163,15 @@ class Adoption:
     def import_id(self, key: str) -> str | None:
         """The Cloudflare id of the record not created by this stack that the desired record ``key`` takes over.
 
-        Records of ours are never imported: they are in the state already, and the engine treats an import
+        Records of ours are not imported: they are in the state already, and the engine treats an import
         id that differs from the state's id (Cloudflare's import id is ``<zone>/<record>``, the state's the
-        bare record id) as "import this, then delete the old one", which would delete the live record.
+        bare record id) as "import this, then delete the old one", which would delete the live record. Only
+        when the stack says the state lost them (``reimportOwn``) are they imported like the others.
         """
         for step in self.steps:
-            if step.key == key and step.action in IMPORTED and step.live is not None and step.live.owner is False:
-                return step.live.id
+            live = step.live
+            if step.key == key and step.action in IMPORTED and live is not None and live.owner is not None:
+                return live.id if (live.owner is False or self.reimport_own) else None
         return None
 
 
@@ -182,9 +185,13 @@ class _Slot:
 
 
 def classify(
-    desired: DesiredDomain, live: Iterable[LiveRecord], *, adopt: bool, force: bool = False
+    desired: DesiredDomain, live: Iterable[LiveRecord], *, adopt: bool, force: bool = False, reimport_own: bool = False
 ) -> Adoption:
-    """The steps that take ``desired`` over from what is ``live`` at its names (module docstring)."""
+    """The steps that take ``desired`` over from what is ``live`` at its names (module docstring).
+
+    ``reimport_own``: the Pulumi state lost this domain, so records of ours are imported as well; a live DKIM
+    key of ours is then refused like anyone's, because its private half was in the lost state.
+    """
     slots = _slots(desired)
     records = sorted(set(live), key=lambda r: (r.name, r.type, r.text, r.id or ""))
     names = {s.name for s in slots}
@@ -199,12 +206,12 @@ def classify(
             continue
         competing = [r for r in here if r.type == slot.type and _competes(slot.namespace, r)]
         claimed.update(competing)
-        steps += _slot_steps(slot, competing, adopt=adopt)
+        steps += _slot_steps(slot, competing, adopt=adopt, reimport_own=reimport_own)
     for record in records:
         if record.name in names and record not in claimed:
             steps.append(Step("keep", record.name, record.type, None, record, "unrelated record: left as it is"))
     live_stage, dmarc_steps = _dmarc_start(desired, steps, force=force)
-    return Adoption(desired.domain, tuple(steps + dmarc_steps), live_stage)
+    return Adoption(desired.domain, tuple(steps + dmarc_steps), live_stage, reimport_own)
 
 
 def _slots(desired: DesiredDomain) -> list[_Slot]:
@@ -225,12 +232,12 @@ def _competes(namespace: str, record: LiveRecord) -> bool:
     return True  # dkim: any TXT at the selector name; mx: any MX at the MAIL FROM name
 
 
-def _slot_steps(slot: _Slot, competing: Sequence[LiveRecord], *, adopt: bool) -> list[Step]:
+def _slot_steps(slot: _Slot, competing: Sequence[LiveRecord], *, adopt: bool, reimport_own: bool = False) -> list[Step]:
     if not competing:
         return [Step("create", slot.name, slot.type, slot.key, None, "nothing live here")]
     ours = [r for r in competing if r.owner is True or (r.owner is None and slot.text == r.text)]
     if slot.namespace == "dkim":
-        keys = [r for r in competing if r not in ours and _holds_key(r)]
+        keys = [r for r in competing if (r not in ours or (reimport_own and r.owner is True)) and _holds_key(r)]
         if keys:
             return [_dkim_block(slot, r) for r in keys]
     if ours:
@@ -286,8 +293,10 @@ def _holds_key(record: LiveRecord) -> bool:
 
 def _dkim_block(slot: _Slot, record: LiveRecord) -> Step:
     selector = slot.name.split("._domainkey.", 1)[0]
-    unsure = " (unless this stack published it: pass --outputs so the deployed key can be compared)" \
-        if record.owner is None else ""
+    unsure = {
+        None: " (unless this stack published it: pass --outputs so the deployed key can be compared)",
+        True: " (published by this stack, but its private half was in the lost state)",
+    }.get(record.owner, "")
     reason = (
         f"selector {selector} already publishes a DKIM key{unsure}{f' (id {record.id})' if record.id else ''}: "
         f"someone may sign with it today, so it is never overwritten, even with adopt: true. "

@@ -41,7 +41,7 @@ from sending_domain.core.settings import (
 
 _STACK_KEYS = ("defaults", "domains")
 _DEFAULTS_KEYS = ("ttl", "adopt")
-_DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "senders", "spf", "dkim", "dmarc", "ses")
+_DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "reimportOwn", "senders", "spf", "dkim", "dmarc", "ses")
 _SPF_KEYS = ("all", "maxLookups", "maxBytes", "allowWide")
 _DKIM_KEYS = ("keys",)
 _DKIM_KEY_KEYS = ("selector", "algorithm", "state")
@@ -128,7 +128,8 @@ def _domain(raw: object, path: str, problems: Problems, default_ttl: int, defaul
         _check_dkim_keys(node, keys, ses_configured=ses is not None)
     dkim_keys = tuple(key for _, key in keys)
     adopt = node.flag("adopt", default_adopt)
-    return DomainSettings(name or "", zone_name, zone_id, ttl, senders, spf, dkim_keys, dmarc_settings, ses, adopt)
+    reimport_own = node.flag("reimportOwn", False)
+    return DomainSettings(name or "", zone_name, zone_id, ttl, senders, spf, dkim_keys, dmarc_settings, ses, adopt, reimport_own)
 
 
 def _name(text: str | None) -> str | None:

@@ -106,6 +106,7 @@ class DomainSettings:
     dmarc: DmarcSettings
     ses: SesSettings | None = None
     adopt: bool = False  # take over live records (and an SES identity) not created by this stack
+    reimport_own: bool = False  # the Pulumi state lost this domain: import the records this program published too
 
     @property
     def spf_terms(self) -> tuple[str, ...]:

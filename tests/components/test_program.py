@@ -641,3 +641,10 @@ def test_every_bundled_stack_deploys_first_and_second_time(stack_file: Path) -> 
     assert first.monitor.of_type(m.DNS_RECORD)
     second = Deployment(lock, settings=raw, engine_checks=True, olds=first.mocks.outputs)
     assert sorted(r.name for r in second.monitor.registered) == sorted(r.name for r in first.monitor.registered)
+
+
+def test_with_reimport_own_our_records_are_imported(lock_file: Path) -> None:
+    live = [live_record("example.com", '"v=spf1 ip4:192.0.2.0/24 ~all"', "rec-ours", comment="managed by sending-domain")]
+    d = adopt_deploy(lock_file, adopting(False, reimportOwn=True), live)
+    assert [(r.name, r.import_id) for r in d.monitor.registered if r.import_id] == [
+        ("example.com-spf", f"{EXAMPLE_COM_ZONE_ID}/rec-ours")]

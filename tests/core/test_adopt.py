@@ -214,3 +214,13 @@ def test_ses_identity_classification() -> None:
 )
 def test_cloudflare_txt_content_reads_as_the_joined_text(content: str, text: str) -> None:
     assert txt_text(content) == text
+
+
+def test_with_the_state_lost_our_records_are_imported_and_our_keys_refused() -> None:
+    live = [cf("example.com", f'"{SPF}"', "ours1", ours=True)]
+    assert classify(desired(), live, adopt=False).import_id("example.com-spf") is None  # in the state
+    assert classify(desired(), live, adopt=False, reimport_own=True).import_id("example.com-spf") == "ours1"
+    key = [cf("s2026a._domainkey.example.com", f'"v=DKIM1; k=rsa; p={OTHER_KEY}"', "dk1", ours=True)]
+    assert classify(desired(), key, adopt=False).blockers == ()
+    [block] = classify(desired(), key, adopt=False, reimport_own=True).blockers
+    assert "its private half was in the lost state" in block.reason and "new selector" in block.reason
