@@ -16,7 +16,7 @@ import os
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +92,24 @@ class LockUpdate:
 
 
 async def update_lock_file(path: Path, stack: StackSettings, resolver: AsyncResolver, now: str, *,
-                           update_command: str = UPDATE_COMMAND, wait: float = LOCK_WAIT) -> LockUpdate:
-    """Resolve ``stack``'s trees, then merge them into the lock at ``path`` under an exclusive file lock."""
+                           update_command: str = UPDATE_COMMAND, wait: float = LOCK_WAIT,
+                           on_progress: Callable[[int, int], None] | None = None) -> LockUpdate:
+    """Resolve ``stack``'s trees, then merge them into the lock at ``path`` under an exclusive file lock.
+
+    ``on_progress(done, total)`` is called as each tree is resolved (a progress line on a terminal).
+    """
     terms = stack_terms(stack)
-    fresh = await asyncio.gather(*(resolve_entry(t, resolver, now) for t in terms))
+    resolved = 0
+
+    async def resolve(term: str) -> LockEntry:
+        nonlocal resolved
+        entry = await resolve_entry(term, resolver, now)
+        resolved += 1
+        if on_progress is not None:
+            on_progress(resolved, len(terms))
+        return entry
+
+    fresh = await asyncio.gather(*(resolve(t) for t in terms))
     with exclusive(path, wait=wait):
         previous, problems = _read_for_update(path, update_command)
         lock = merge_lock(previous, fresh, terms)

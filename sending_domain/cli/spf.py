@@ -49,6 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     mode.add_argument("--check", action="store_true", help="exit 1 when a vendor's live tree differs from the lock")
     add_nameserver_option(lock)
     lock.add_argument("--json", action="store_true", help="machine-readable output")
+    lock.add_argument("--quiet", action="store_true", help="no progress line on a terminal's stderr")
     lock.set_defaults(func=run_lock)
 
 
@@ -116,10 +117,17 @@ def _update(args: argparse.Namespace, settings: StackSettings, path: Path, resol
     import asyncio
     import datetime as dt
 
-    from sending_domain.spf_lock import update_lock_file
+    from sending_domain.cli import term
+    from sending_domain.spf_lock import stack_terms, update_lock_file
 
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    done = asyncio.run(update_lock_file(path, settings, resolver, now, update_command=command))
+    progress = term.progress_for(sys.stderr, "resolving SPF trees", items=len(stack_terms(settings)),
+                                 quiet=args.quiet or args.json, at_least=10)
+    try:
+        done = asyncio.run(update_lock_file(path, settings, resolver, now, update_command=command, on_progress=progress))
+    finally:
+        if progress is not None:
+            progress.clear()
     if done.rebuilt:
         problems = "; ".join(printable(str(p)) for p in done.rebuilt)
         print(f"sending-domain: warning: the SPF lock {path} could not be read whole ({problems}); rebuilt it from "

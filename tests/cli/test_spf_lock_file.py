@@ -237,3 +237,38 @@ def test_a_vanished_vendor_is_drift_with_a_full_report(dns_server, capsys, stack
     code, out, err = run(capsys, "spf", "lock", "--update", "--config", config, *ns)
     assert (code, out) == (2, "")
     assert "include:servers.mcsv.net: servers.mcsv.net" in err and "lock.invalid" not in err
+
+
+class _Terminal:
+    """A stderr that says it is a terminal, keeping what was written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_update_shows_progress_on_a_terminal_and_not_with_quiet(dns_server, capsys, stacks: Path, monkeypatch) -> None:
+    server = dns_server(VENDORS)
+    many = EXAMPLE.replace("- mailchimp", "- mailchimp\n          - mailgun\n          - postmark\n          - zendesk\n"
+                           "          - mandrill\n          - microsoft365\n          - ip4:192.0.2.99")
+    config = stacks / "Pulumi.many.yaml"
+    config.write_text(many)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["spf", "lock", "--update", "--config", str(config), "--nameserver", server.nameserver]) == 0
+    assert "\rresolving SPF trees 1/" in terminal.text and terminal.text.endswith("\r\x1b[K")  # drawn, then cleared
+    total = terminal.text.split("\rresolving SPF trees 1/", 1)[1].split()[0]
+    assert f"\rresolving SPF trees {total}/{total}" in terminal.text
+    quiet = _Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    assert main(["spf", "lock", "--update", "--config", str(config), "--nameserver", server.nameserver, "--quiet"]) == 0
+    assert "resolving" not in quiet.text
