@@ -10,6 +10,7 @@ before anything is declared, so nothing is half done.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ def preflight(
     adoptions: dict[str, Adoption] = {}
     ses_steps: dict[str, Step | None] = {}
     for settings, rendered in zip(stack.domains, desired):
-        live = [r for zone, name in _names(rendered) for r in records(zone_ids[zone], name)]
+        live = [dataclasses.replace(r, stack=pulumi.get_stack())
+                for zone, name in _names(rendered) for r in records(zone_ids[zone], name)]
         adoptions[settings.domain] = classify(rendered, live, adopt=settings.adopt, force=settings.dmarc.force,
                                               reimport_own=settings.reimport_own)
         ses_steps[settings.domain] = _ses_step(settings, ses) if settings.ses is not None else None

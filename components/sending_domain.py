@@ -37,14 +37,14 @@ from components.dkim_key import DkimKey
 from components.dmarc_stage import DmarcStage
 from components.dns_record_removal import DnsRecordRemoval
 from sending_domain.core import dkim
-from sending_domain.core.adopt import OWNER_COMMENT, SES_TAG, Adoption
+from sending_domain.core.adopt import SES_TAG, Adoption, owner_comment
 from sending_domain.core.records import Record
 from sending_domain.core.render import DesiredDomain, PendingDkim, ZoneRef, render_domain
 from sending_domain.core.settings import DomainSettings
 from sending_domain.core.spf.flatten import Flattened
 
 TYPE = "sending-domain:index:SendingDomain"
-COMMENT = OWNER_COMMENT  # how the pre-flight tells this program's records from others
+
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,8 @@ class SendingDomain(pulumi.ComponentResource):
             depends_on=list(after),
             import_=f"{zone_id}/{record_id}" if record_id else None,
         )
-        return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=COMMENT, opts=opts, **fields)
+        comment = owner_comment(pulumi.get_stack())  # how the pre-flight tells this stack's records from others
+        return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=comment, opts=opts, **fields)
 
     def _ses(
         self, desired: DesiredDomain, keys: Mapping[str, DkimKey], published: Mapping[str, cloudflare.DnsRecord]

@@ -32,7 +32,12 @@ from sending_domain.core.records import normalize_name
 from sending_domain.core.render import DesiredDomain
 from sending_domain.core.spf.terms import is_spf_record
 
-OWNER_COMMENT = "managed by sending-domain"  # the comment on every record the program publishes
+OWNER_COMMENT = "managed by sending-domain"  # the comment on records of earlier versions, any stack
+
+
+def owner_comment(stack: str) -> str:
+    """The comment on every record the program publishes for ``stack``, so two stacks never take each other's."""
+    return f"{OWNER_COMMENT} (stack {stack})"
 ACTIONS = ("create", "unchanged", "adopt", "update", "delete", "keep", "block")
 IMPORTED = ("unchanged", "adopt", "update")  # steps whose live record the program declares with import_
 _DMARC = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)  # RFC 7489 §6.6.3
@@ -66,6 +71,7 @@ class LiveRecord:
     id: str | None = None
     comment: str | None = None
     priority: int | None = None
+    stack: str | None = None  # the stack asking: its own comment marks its records
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", normalize_name(self.name))
@@ -74,10 +80,12 @@ class LiveRecord:
 
     @property
     def owner(self) -> bool | None:
-        """True when this stack's program published it, False when not, None when DNS cannot tell."""
+        """True when this stack published it (its comment, or the plain one of earlier versions), False when
+        not (another stack's comment included), None when DNS cannot tell."""
         if self.id is None:
             return None
-        return (self.comment or "").strip() == OWNER_COMMENT
+        comment = (self.comment or "").strip()
+        return comment == OWNER_COMMENT or (self.stack is not None and comment == owner_comment(self.stack))
 
     @property
     def text(self) -> str:

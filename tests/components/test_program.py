@@ -220,7 +220,7 @@ def test_dns_records_are_the_core_render(deployment: Deployment, lock_file: Path
                 "type": item.record.type,
                 "ttl": item.record.ttl,
                 "content": item.record.content,
-                "comment": "managed by sending-domain",
+                "comment": "managed by sending-domain (stack test)",
             }
             if item.record.priority is not None:
                 fields["priority"] = item.record.priority
@@ -546,7 +546,7 @@ def test_an_unmanaged_spf_record_is_imported_with_our_content(lock_file: Path) -
     d = adopt_deploy(lock_file, adopting(True), live)
     spf = d.monitor.named("example.com-spf", m.DNS_RECORD)
     assert spf.import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-spf"
-    assert spf.inputs["content"] == '"v=spf1 ip4:192.0.2.0/24 ~all"' and spf.inputs["comment"] == "managed by sending-domain"
+    assert spf.inputs["content"] == '"v=spf1 ip4:192.0.2.0/24 ~all"' and spf.inputs["comment"] == "managed by sending-domain (stack test)"
     imported = [r.name for r in d.monitor.registered if r.import_id]
     assert imported == ["example.com-spf"]  # the verification TXT is left alone, nothing else existed
     assert d.monitor.of_type(m.DNS_RECORD_REMOVAL) == []
@@ -587,10 +587,20 @@ def test_an_identical_unmanaged_record_is_imported_not_created(lock_file: Path) 
     assert "rec-same" in message  # creating it again would fail with error 81058
 
 
-def test_our_own_records_are_not_imported(lock_file: Path) -> None:
-    live = [live_record("example.com", '"v=spf1 ip4:198.51.100.1 ~all"', "rec-ours", comment="managed by sending-domain")]
+@pytest.mark.parametrize("comment", ["managed by sending-domain (stack test)", "managed by sending-domain"])
+def test_our_own_records_are_not_imported(lock_file: Path, comment: str) -> None:
+    """This stack's comment, or the plain one records of earlier versions carry."""
+    live = [live_record("example.com", '"v=spf1 ip4:198.51.100.1 ~all"', "rec-ours", comment=comment)]
     d = adopt_deploy(lock_file, adopting(False), live)
     assert [r.name for r in d.monitor.registered if r.import_id] == []
+
+
+def test_another_stacks_record_is_not_ours(lock_file: Path) -> None:
+    """Two stacks listing one domain: the second must not publish an SPF record beside the first's."""
+    live = [live_record("example.com", '"v=spf1 ip4:198.51.100.1 ~all"', "rec-prod", comment="managed by sending-domain (stack prod)")]
+    message, monitor = adopt_refused(lock_file, adopting(False), live)
+    assert "another SPF record, not created by this stack, is live at example.com" in message and "rec-prod" in message
+    assert monitor.registered == []
 
 
 @pytest.mark.parametrize("adopt", [False, True])

@@ -224,3 +224,16 @@ def test_with_the_state_lost_our_records_are_imported_and_our_keys_refused() -> 
     assert classify(desired(), key, adopt=False).blockers == ()
     [block] = classify(desired(), key, adopt=False, reimport_own=True).blockers
     assert "its private half was in the lost state" in block.reason and "new selector" in block.reason
+
+
+def test_a_records_owner_is_the_stack_its_comment_names() -> None:
+    from sending_domain.core.adopt import owner_comment
+
+    def record(comment: str | None) -> LiveRecord:
+        return LiveRecord("example.com", "TXT", '"v=spf1 -all"', "rec1", comment, stack="prod")
+
+    assert record(owner_comment("prod")).owner is True
+    assert record(OWNER_COMMENT).owner is True  # earlier versions wrote no stack
+    assert record(owner_comment("staging")).owner is False
+    assert record(None).owner is False
+    assert LiveRecord("example.com", "TXT", '"v=spf1 -all"').owner is None  # from DNS: nobody can tell
