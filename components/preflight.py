@@ -81,8 +81,9 @@ def preflight(
     """Classify what is live for every domain; raise :class:`pulumi.RunError` listing every blocker."""
     adoptions: dict[str, Adoption] = {}
     ses_steps: dict[str, Step | None] = {}
+    this_stack = pulumi.get_stack()  # its comment marks its records
     for settings, rendered in zip(stack.domains, desired):
-        live = [dataclasses.replace(r, stack=pulumi.get_stack())
+        live = [dataclasses.replace(r, stack=this_stack)
                 for zone, name in _names(rendered) for r in records(zone_ids[zone], name)]
         adoptions[settings.domain] = classify(rendered, live, adopt=settings.adopt, force=settings.dmarc.force,
                                               reimport_own=settings.reimport_own)

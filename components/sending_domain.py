@@ -79,6 +79,7 @@ class SendingDomain(pulumi.ComponentResource):
     def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         self._name, self._args = name, args
+        self._comment = owner_comment(pulumi.get_stack())  # how the pre-flight tells this stack's records from others
         settings, d = args.settings, args.settings.dmarc
         desired = render_domain(settings, args.spf, zones=args.zones)
         keys = {
@@ -150,8 +151,7 @@ class SendingDomain(pulumi.ComponentResource):
             depends_on=list(after),
             import_=f"{zone_id}/{record_id}" if record_id else None,
         )
-        comment = owner_comment(pulumi.get_stack())  # how the pre-flight tells this stack's records from others
-        return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=comment, opts=opts, **fields)
+        return cloudflare.DnsRecord(self._logical(key), zone_id=zone_id, comment=self._comment, opts=opts, **fields)
 
     def _ses(
         self, desired: DesiredDomain, keys: Mapping[str, DkimKey], published: Mapping[str, cloudflare.DnsRecord]

@@ -16,9 +16,14 @@ import argparse
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sending_domain.cli.common import add_nameserver_option, domain_argument, print_json
 from sending_domain.core.errors import ConfigError, Problem
+
+if TYPE_CHECKING:  # imported where they are used, so `init --help` stays fast
+    from sending_domain.core.starter import StarterDomain
+    from sending_domain.dns.resolver import AsyncResolver
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 EXAMPLE = """example:
@@ -86,7 +91,9 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-async def read_domains(domains: list[str], selectors: list[str], ses: str | None, resolver: object) -> list:
+async def read_domains(
+    domains: list[str], selectors: list[str], ses: str | None, resolver: AsyncResolver
+) -> list[StarterDomain]:
     """The starter of every domain, from one concurrent round of questions (any DNS failure aborts all)."""
     import asyncio
 
@@ -103,14 +110,14 @@ async def read_domains(domains: list[str], selectors: list[str], ses: str | None
 
     async def one(domain: str) -> StarterDomain:
         names = [domain, f"_dmarc.{domain}", *(dkim.dkim_record_name(s, domain) for s in selectors)]
-        apex, dmarc_answer, *keys = await asyncio.gather(*(resolver.query(n, "TXT") for n in names))  # type: ignore[attr-defined]
+        apex, dmarc_answer, *keys = await asyncio.gather(*(resolver.query(n, "TXT") for n in names))
         spf = spf_records(domain, apex.values)
         senders, spf_all, notes = senders_from_spf(domain, spf) if spf else (None, "~all", ())
         policy, dmarc_notes = dmarc_from_live(dmarc_answer.values)
         return StarterDomain(
             domain, senders, spf_all, policy, tuple(notes) + dmarc_notes,
             tuple(dkim_note(s, k.values) for s, k in zip(selectors, keys)),
-            ses, new_selector(selectors) if ses else None, tuple(selectors),
+            ses, new_selector(selectors) if ses else None,
         )
 
     results = await asyncio.gather(*(one(d) for d in domains), return_exceptions=True)
@@ -123,7 +130,7 @@ async def read_domains(domains: list[str], selectors: list[str], ses: str | None
     return list(results)
 
 
-def json_document(path: Path, lock_file: Path, pinned: int, starters: list) -> dict:
+def json_document(path: Path, lock_file: Path, pinned: int, starters: list[StarterDomain]) -> dict:
     return {
         "version": 1,
         "kind": "init",

@@ -21,6 +21,7 @@ from sending_domain.core.text import printable
 if TYPE_CHECKING:  # types only: the renderer is imported when the command runs, so --help stays fast
     from sending_domain.core.adopt import Adoption
     from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
+    from sending_domain.core.settings import StackSettings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -56,12 +57,14 @@ def run_plan(args: argparse.Namespace) -> int:
     return 1 if adoptions and any(a.blockers for a in adoptions) else 0
 
 
-def live_adoptions_from_args(args: argparse.Namespace, stack: object, desired: Sequence[DesiredDomain]) -> list[Adoption]:
+def live_adoptions_from_args(
+    args: argparse.Namespace, stack: StackSettings, desired: Sequence[DesiredDomain]
+) -> list[Adoption]:
     from sending_domain.desired import run_sync
     from sending_domain.dns.resolver import AsyncResolver
     from sending_domain.live import live_adoptions
 
-    return run_sync(live_adoptions(stack, desired, AsyncResolver(args.nameserver)))  # type: ignore[arg-type]
+    return run_sync(live_adoptions(stack, desired, AsyncResolver(args.nameserver)))
 
 
 def adoption_lines(adoption: Adoption) -> list[str]:

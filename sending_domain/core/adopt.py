@@ -23,13 +23,12 @@ and raising it moves one rung at a time like any deployment (:func:`~.dmarc.chec
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.records import normalize_name
-from sending_domain.core.render import DesiredDomain
+from sending_domain.core.render import NAMESPACE, DesiredDomain
 from sending_domain.core.spf.terms import is_spf_record
 
 OWNER_COMMENT = "managed by sending-domain"  # the comment on records of earlier versions, any stack
@@ -40,11 +39,6 @@ def owner_comment(stack: str) -> str:
     return f"{OWNER_COMMENT} (stack {stack})"
 ACTIONS = ("create", "unchanged", "adopt", "update", "delete", "keep", "block")
 IMPORTED = ("unchanged", "adopt", "update")  # steps whose live record the program declares with import_
-_DMARC = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)  # RFC 7489 §6.6.3
-_NAMESPACE = {
-    "spf": "spf", "spf-chain": "spf", "mail-from-spf": "spf", "dkim": "dkim",
-    "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx",
-}
 _WHAT = {"spf": "SPF record", "dmarc": "DMARC record", "dkim": "TXT record", "mx": "MX record"}
 _HARM = {  # what publishing ours beside a competing record would do
     "spf": "make two SPF records, a permerror for every receiver (RFC 7208 §4.5)",
@@ -227,7 +221,7 @@ def _slots(desired: DesiredDomain) -> list[_Slot]:
     for r in desired.records:
         rec = r.record
         text = f"{rec.priority} {rec.value}" if rec.type == "MX" else rec.value
-        slots.append(_Slot(r.key, rec.name, rec.type, _NAMESPACE[r.purpose], text))
+        slots.append(_Slot(r.key, rec.name, rec.type, NAMESPACE[r.purpose], text))
     slots += [_Slot(p.key, p.name, "TXT", "dkim", None) for p in desired.pending]
     return slots
 
@@ -236,7 +230,7 @@ def _competes(namespace: str, record: LiveRecord) -> bool:
     if namespace == "spf":
         return is_spf_record(record.text)
     if namespace == "dmarc":
-        return bool(_DMARC.match(record.text))
+        return dmarc.is_dmarc_record(record.text)
     return True  # dkim: any TXT at the selector name; mx: any MX at the MAIL FROM name
 
 

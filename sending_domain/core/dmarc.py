@@ -339,6 +339,14 @@ def render_dmarc_value(policy: DmarcPolicy) -> str:
     return "; ".join(f"{t}={v}" for t, v in tags)
 
 
+_DMARC_RECORD = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)
+
+
+def is_dmarc_record(text: str) -> bool:
+    """Whether a TXT record at ``_dmarc`` is a DMARC record (RFC 7489 §6.6.3: it starts with ``v=DMARC1``)."""
+    return bool(_DMARC_RECORD.match(text))
+
+
 def dmarc_record_name(domain: str) -> str:
     """``_dmarc.<domain>`` (RFC 7489 §6.1)."""
     return f"_dmarc.{normalize_name(domain)}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.dnsdata import Answer, Question
 from sending_domain.core.records import quote_txt
-from sending_domain.core.render import DesiredDomain, DesiredRecord, PendingDkim
+from sending_domain.core.render import NAMESPACE, DesiredDomain, DesiredRecord, PendingDkim
 from sending_domain.core.spf.flatten import MAX_LOOKUPS, FlattenOptions
 from sending_domain.core.spf.lock import VendorChange
 from sending_domain.core.spf.terms import is_spf_record
@@ -36,12 +36,7 @@ from sending_domain.core.text import printable
 ACTIONS = ("create", "update", "delete")
 CHAIN_PREFIX = FlattenOptions().chain_prefix  # _spf1.<domain>, _spf2.<domain>, ... (see flatten.py)
 MAX_CHAINS = MAX_LOOKUPS  # RFC 7208 §4.6.4: each chain costs a lookup, so no set has more than 10
-_DMARC = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)  # RFC 7489 §6.6.3
 _DKIM = re.compile(r"^\s*v\s*=\s*DKIM1\s*(;|$)")  # RFC 6376 §3.6.1
-_NAMESPACE = {
-    "spf": "spf", "spf-chain": "spf", "mail-from-spf": "spf", "dkim": "dkim",
-    "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx",
-}
 _MISSING = {
     "spf": "the SPF record is missing: receivers find no SPF policy",
     "spf-chain": "a chained SPF record is missing: the root includes it, so SPF ends in permerror (RFC 7208 §5.2)",
@@ -202,7 +197,7 @@ def _wanted_slots(desired: Collection[DesiredDomain], written: Collection[str]) 
         for r in domain.records:
             if domain.domain in written and r.purpose in ("spf", "spf-chain"):
                 continue  # the live record is the stack's own as written: same meaning, chains not needed yet
-            slots.setdefault((r.record.name, r.record.type, _NAMESPACE[r.purpose]), []).append(_record_want(r, domain))
+            slots.setdefault((r.record.name, r.record.type, NAMESPACE[r.purpose]), []).append(_record_want(r, domain))
         for p in domain.pending:
             slots.setdefault((p.name, "TXT", "dkim"), []).append(_pending_want(p))
     return slots
@@ -318,7 +313,7 @@ def _in_namespace(namespace: str, value: str) -> bool:
     if namespace == "spf":
         return is_spf_record(value)
     if namespace == "dmarc":
-        return bool(_DMARC.match(value))
+        return dmarc.is_dmarc_record(value)
     if namespace == "dkim":
         return bool(_DKIM.match(value)) or _is_versionless_dkim(value)
     return namespace == "mx"

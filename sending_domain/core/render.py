@@ -34,6 +34,14 @@ class ZoneRef:
         return self.name or f"zone id {self.id}"
 
 
+# The namespace of each purpose: what else at the record's name competes with it (one SPF record per name,
+# RFC 7208 §4.5; one DMARC record, RFC 7489 §6.6.3; the DKIM key at a selector; the MX at the MAIL FROM name).
+NAMESPACE = {
+    "spf": "spf", "spf-chain": "spf", "mail-from-spf": "spf", "dkim": "dkim",
+    "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx",
+}
+
+
 @dataclass(frozen=True)
 class DesiredRecord:
     key: str  # stable logical name, e.g. "example.com-dkim-s2026a"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.orgdomain import organizational_domain
@@ -44,7 +44,6 @@ class StarterDomain:
     dkim_notes: tuple[str, ...] = ()
     ses_region: str | None = None
     new_selector: str | None = None  # with SES: the selector of the key this stack generates
-    live_selectors: tuple[str, ...] = field(default=())
 
 
 # --- SPF ---------------------------------------------------------------------------------------
@@ -123,7 +122,7 @@ _MODELLED = {"v", "p", "pct", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo"}
 
 def dmarc_from_live(values: Sequence[str]) -> tuple[dict[str, object] | None, tuple[str, ...]]:
     """Stack settings for the live DMARC record(s) at ``_dmarc`` (None: no policy receivers apply), and notes."""
-    found = [v for v in values if v.lower().replace(" ", "").startswith("v=dmarc1")]
+    found = [v for v in values if dmarc.is_dmarc_record(v)]
     if not found:
         return None, ("no DMARC record is live: the stack starts at p=none",)
     if len(found) > 1:
