@@ -16,6 +16,7 @@ from checkdmarc.dmarc import parse_dmarc_record
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sending_domain.core import dmarc
 from sending_domain.core.dmarc import (
     ALIGNMENTS,
     DEFAULT_LADDER,
@@ -432,3 +433,19 @@ def test_checkdmarc_flags_a_missing_authorization(oracle_resolver: dns.resolver.
     policy = DmarcPolicy("none", rua=("mailto:a@example.com",))
     parsed = parse_dmarc_record(render_dmarc_value(policy), "example.org", resolver=oracle_resolver, retries=0)
     assert any("does not indicate that it accepts DMARC reports about example.org" in w for w in parsed["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("v=DMARC1; p=none", True), ("v = dmarc1", True), ("V=DMARC1;p=reject", True),
+     ("v=DMARC1x; p=reject", False), ("p=none; v=DMARC1", False), ("v=spf1 -all", False)],
+)
+def test_is_dmarc_record(text: str, expected: bool) -> None:
+    assert dmarc.is_dmarc_record(text) is expected
+
+
+def test_init_reads_only_real_dmarc_records() -> None:
+    from sending_domain.core.starter import dmarc_from_live
+
+    assert dmarc_from_live(["v=DMARC1x; p=reject"])[0] is None
+    assert dmarc_from_live(["v=DMARC1; p=reject"])[0] == {"p": "reject"}
