@@ -5,7 +5,8 @@ from pathlib import Path
 import pulumi
 
 from components.program import run
-from sending_domain.desired import lock_path
+from sending_domain.desired import evidence_path, lock_path
 
 settings = pulumi.Config("sending-domain").require_object("settings")
-run(settings, lock_file=lock_path(Path(__file__).resolve().parent / "stacks"))
+stacks = Path(__file__).resolve().parent / "stacks"
+run(settings, lock_file=lock_path(stacks), evidence_file=evidence_path(stacks))

@@ -1,9 +1,12 @@
 """DmarcStage: a Pulumi dynamic resource that remembers the deployed DMARC stage and guards its moves.
 
 It holds no remote object; its state is the stage (``p``, ``pct``) last deployed for a domain. Its provider
-refuses a move of more than one ladder rung towards enforcement, or a first deployment above ``p=none``,
-unless ``force`` is true (the rule and the ladder live in :mod:`sending_domain.core.dmarc`). Moving back is
-always allowed. A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
+refuses a move of more than one ladder rung towards enforcement, a first deployment above ``p=none``, and a
+step towards enforcement without evidence (``evidence``: the domain's latest verdict in the reviewed evidence
+file, :mod:`sending_domain.core.evidence_file`, which must be a PASS judged at the deployed stage), unless
+``force`` is true with a ``reason`` (the rule and the ladder live in :mod:`sending_domain.core.dmarc`). Moving
+back is always allowed. The state keeps how the deployed stage was reached: ``force``, ``reason`` and the
+``evidence`` of the step that set it (a later deployment that keeps the stage changes none of them). A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
 receivers apply today, ``{"p": ..., "pct": ...}``) stands in for the old stage, so adopting ``p=reject`` with a
 stack at ``p=reject`` is a no-op rather than a refused first deployment. ``start`` alone never changes the
 resource (a later deployment has its own old stage). Make the ``_dmarc`` TXT record depend on this resource
@@ -15,7 +18,7 @@ of what depends on it, and reports a check failure with the reason and the prope
 reports what changed (it cannot fail a step politely), and ``update`` re-checks against the old outputs as a
 guard in case the engine ever skips ``check``.
 
-Outputs: ``domain``, ``p``, ``pct``, ``force``, ``stage`` (e.g. ``p=quarantine pct=25``).
+Outputs: ``domain``, ``p``, ``pct``, ``force``, ``reason``, ``evidence``, ``stage`` (e.g. ``p=quarantine pct=25``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 
 if TYPE_CHECKING:
     from sending_domain.core.dmarc import Stage
+    from sending_domain.core.evidence_file import Judgement
 
 STAGE_PROPS: tuple[str, ...] = ("domain", "p", "pct")
 _UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # pulumi.runtime.rpc.UNKNOWN: a value not known at preview
@@ -37,7 +41,7 @@ class DmarcStageProvider(ResourceProvider):
     """Refuses too large a step towards enforcement in ``check``; see the module docstring."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force", "start")):
+        if any(_is_unknown(news.get(prop)) for prop in (*STAGE_PROPS, "force", "reason", "evidence", "start")):
             return CheckResult(news, [])  # decided when the values are known, in the `up` run's check
         failures = [CheckFailure(prop, reason) for prop, reason in field_problems(news)]
         if not failures:
@@ -71,6 +75,11 @@ def field_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
         problems.append(("domain", "must be the domain name the DMARC record is for"))
     pct = _num(props.get("pct", 100))
     problems += [(sub, f"{sub}: {reason}") for sub, reason in dmarc.stage_problems(props.get("p"), pct)]
+    reason = props.get("reason")
+    if props.get("force") and (not isinstance(reason, str) or not reason.strip()):
+        problems.append(("reason", "a forced DMARC step needs a reason (dmarc.reason), kept in the state"))
+    if _passed(props.get("evidence")) == "invalid":
+        problems.append(("evidence", "must be the domain's entry of the evidence file (verdict, stage, next_stage)"))
     return problems
 
 
@@ -88,13 +97,28 @@ def transition_reason(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str |
     start = news.get("start")
     if old is None and isinstance(start, Mapping) and start.get("p") is not None:
         old = _stage(start)
-    return dmarc.check_transition(old, new, force=bool(news.get("force")), domain=str(news["domain"]))
+    passed = _passed(news.get("evidence"))
+    return dmarc.check_transition(old, new, force=bool(news.get("force")), domain=str(news["domain"]),
+                                  passed=None if passed == "invalid" else passed)
+
+
+def _passed(evidence: Any) -> tuple[Stage, Stage] | None | str:
+    """The step a PASS in ``evidence`` admits, None without one, or "invalid"."""
+    from sending_domain.core.evidence_file import Judgement
+
+    if evidence is None:
+        return None
+    try:
+        return Judgement(evidence["verdict"], evidence["stage"], evidence.get("next_stage"), evidence["judged_at"]).passed
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return "invalid"
 
 
 def stage_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
     stage = _stage(props)
-    return {"domain": props["domain"], "p": stage.p, "pct": stage.pct, "force": bool(props.get("force")),
-            "stage": str(stage)}
+    force = bool(props.get("force"))
+    return {"domain": props["domain"], "p": stage.p, "pct": stage.pct, "force": force,
+            "reason": props.get("reason") if force else None, "evidence": props.get("evidence"), "stage": str(stage)}
 
 
 def _raise_if_refused(olds: Mapping[str, Any], news: Mapping[str, Any]) -> None:
@@ -134,6 +158,8 @@ class DmarcStage(pulumi.dynamic.Resource, module="sending-domain", name="DmarcSt
     p: pulumi.Output[str]
     pct: pulumi.Output[int]
     force: pulumi.Output[bool]
+    reason: pulumi.Output[str | None]
+    evidence: pulumi.Output[dict[str, Any] | None]
     stage: pulumi.Output[str]
 
     def __init__(
@@ -145,7 +171,12 @@ class DmarcStage(pulumi.dynamic.Resource, module="sending-domain", name="DmarcSt
         force: pulumi.Input[bool] = False,
         start: Stage | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        reason: str | None = None,
+        evidence: Judgement | None = None,
     ) -> None:
         live = {"p": start.p, "pct": start.pct} if start is not None else None
-        props: dict[str, Any] = {"domain": domain, "p": p, "pct": pct, "force": force, "start": live, "stage": None}
+        props: dict[str, Any] = {"domain": domain, "p": p, "pct": pct, "force": force, "reason": reason,
+                                 "evidence": evidence.as_input() if evidence is not None else None,
+                                 "start": live, "stage": None}
         super().__init__(DmarcStageProvider(), name, props, opts)

@@ -20,6 +20,7 @@ import pulumi_cloudflare as cloudflare
 
 from components.dns_record_removal import TOKEN_ENV
 from sending_domain.core.adopt import Adoption, LiveIdentity, LiveRecord, Step, classify, classify_ses
+from sending_domain.core.evidence_file import Judgement
 from sending_domain.core.render import DesiredDomain, ZoneRef
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.text import printable
@@ -77,16 +78,23 @@ def preflight(
     *,
     records: RecordSource = cloudflare_records,
     ses: SesSource = ses_identity,
+    evidence: Mapping[str, Judgement] | None = None,
 ) -> Preflight:
-    """Classify what is live for every domain; raise :class:`pulumi.RunError` listing every blocker."""
+    """Classify what is live for every domain; raise :class:`pulumi.RunError` listing every blocker.
+
+    ``evidence``: each domain's latest verdict in the evidence file; a PASS admits the DMARC step it judged.
+    """
+    evidence = evidence or {}
     adoptions: dict[str, Adoption] = {}
     ses_steps: dict[str, Step | None] = {}
     this_stack = pulumi.get_stack()  # its comment marks its records
     for settings, rendered in zip(stack.domains, desired):
         live = [dataclasses.replace(r, stack=this_stack)
                 for zone, name in _names(rendered) for r in records(zone_ids[zone], name)]
+        judged = evidence.get(settings.domain)
         adoptions[settings.domain] = classify(rendered, live, adopt=settings.adopt, force=settings.dmarc.force,
-                                              reimport_own=settings.reimport_own)
+                                              reimport_own=settings.reimport_own,
+                                              passed=judged.passed if judged is not None else None)
         ses_steps[settings.domain] = _ses_step(settings, ses) if settings.ses is not None else None
     blockers = [(d, s) for d, a in adoptions.items() for s in a.blockers]
     blockers += [(d, s) for d, s in ses_steps.items() if s is not None and s.action == "block"]

@@ -6,6 +6,10 @@ SPF lock, live DNS, flattening, and the pre-flight over what is already live in 
 (:mod:`components.preflight`) — is done before the first resource is declared, and fails the program with a
 :class:`pulumi.RunError`, which the Python language host prints as the message alone (no traceback).
 
+The reviewed DMARC evidence file (``stacks/dmarc-evidence.json``, written by ``dmarc status --write``) is read
+here too: each domain's latest verdict goes to the pre-flight and to its ``DmarcStage``, which admit a step
+towards enforcement only on a PASS judged at the deployed stage.
+
 Shared across domains and made once: the Cloudflare zone lookups (``get_zone`` per zone given by name, a
 plain value because import ids are built from it) and one ``aws.Provider`` per SES region. Stack outputs: one
 object per domain (the shape :mod:`sending_domain.outputs` reads back); never a private key.
@@ -25,9 +29,10 @@ from components.preflight import RecordSource, SesSource, cloudflare_records, pr
 from components.sending_domain import SendingDomain, SendingDomainArgs
 from sending_domain.core.config import parse_settings
 from sending_domain.core.errors import SendingDomainError
+from sending_domain.core.evidence_file import Judgement, judgements
 from sending_domain.core.render import DesiredDomain, ZoneRef, our_zones, zone_of
 from sending_domain.core.settings import DomainSettings, StackSettings
-from sending_domain.desired import desired_domains, read_lock, run_sync
+from sending_domain.desired import desired_domains, read_evidence, read_lock, run_sync
 from sending_domain.dns.resolver import AsyncResolver
 
 SOURCE = "Pulumi config sending-domain:settings"
@@ -38,15 +43,21 @@ def run(
     raw_settings: object,
     *,
     lock_file: Path,
+    evidence_file: Path | None = None,
     resolver_factory: ResolverFactory = AsyncResolver,
     live_records: RecordSource = cloudflare_records,
     live_identity: SesSource = ses_identity,
 ) -> dict[str, SendingDomain]:
-    """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input."""
+    """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input.
+
+    ``evidence_file``: the reviewed DMARC evidence file (None, or no file: no step towards enforcement has
+    evidence, so such a step needs ``dmarc.force`` with a reason).
+    """
     stack, desired = prepare(raw_settings, lock_file=lock_file, resolver_factory=resolver_factory)
+    evidence = stack_evidence(evidence_file)
     zones = our_zones(stack)
     zone_ids = lookup_zone_ids([*zones.values(), *(zone_of(d) for d in stack.domains)])
-    checked = preflight(stack, desired, zone_ids, records=live_records, ses=live_identity)
+    checked = preflight(stack, desired, zone_ids, records=live_records, ses=live_identity, evidence=evidence)
     providers = aws_providers(stack.domains)
     components: dict[str, SendingDomain] = {}
     for settings, rendered in zip(stack.domains, desired):
@@ -58,6 +69,7 @@ def run(
             settings, rendered.spf, zones, zone_ids, provider,
             adoption=checked.records[settings.domain],
             import_ses=ses_step is not None and ses_step.action != "create",
+            evidence=evidence.get(settings.domain),
         )
         component = components[settings.domain] = SendingDomain(settings.domain, args)
         pulumi.export(settings.domain, domain_outputs(settings, component))
@@ -75,6 +87,16 @@ def prepare(
         # The language host runs the program inside its event loop: run_sync finishes on a thread of its own.
         return stack, run_sync(desired_domains(stack, lock=lock, resolver=resolver))
     except SendingDomainError as e:  # ConfigError, DnsError, SpfError: the message says what to do
+        raise pulumi.RunError(str(e)) from None
+
+
+def stack_evidence(path: Path | None) -> dict[str, Judgement]:
+    """This stack's judgements in the evidence file at ``path`` (none when there is no file)."""
+    if path is None:
+        return {}
+    try:
+        return judgements(read_evidence(path), pulumi.get_stack())
+    except SendingDomainError as e:
         raise pulumi.RunError(str(e)) from None
 
 
@@ -116,5 +138,5 @@ def domain_outputs(settings: DomainSettings, component: SendingDomain) -> dict[s
             "mail_from": settings.ses.mail_from,
             "dkim_selector": active.selector if active else None,
         }
-    dmarc = {"value": component.dmarc_value, "stage": component.dmarc_stage}
+    dmarc = {"value": component.dmarc_value, "stage": component.dmarc_stage, "step": component.dmarc_step}
     return {"records": component.records, "dkim": dkim, "dmarc": dmarc, "ses": ses}

@@ -17,7 +17,8 @@ Children (all named ``f"{name}-..."``, parented to the component):
 - ``DnsRecordRemoval`` per competing live record the adoption deletes (a second SPF or DMARC record); the
   record that takes the slot over depends on it.
 - ``DmarcStage``: the deployed ``p``/``pct``; the ``_dmarc`` record depends on it, so a refused move publishes
-  nothing. An adopted domain starts from the policy live today.
+  nothing. An adopted domain starts from the policy live today. A step towards enforcement needs the domain's
+  PASS in the evidence file (``evidence``) or ``force`` with its ``reason``.
 - With SES: ``aws.sesv2.EmailIdentity`` with BYODKIM (the active RSA key, secret) after its DKIM record is
   published, tagged ``managed-by: sending-domain`` and imported by domain when it exists already, and
   ``aws.sesv2.EmailIdentityMailFromAttributes`` after the MAIL FROM MX and SPF records.
@@ -38,6 +39,7 @@ from components.dmarc_stage import DmarcStage
 from components.dns_record_removal import DnsRecordRemoval
 from sending_domain.core import dkim
 from sending_domain.core.adopt import SES_TAG, Adoption, owner_comment
+from sending_domain.core.evidence_file import Judgement
 from sending_domain.core.records import Record
 from sending_domain.core.render import DesiredDomain, PendingDkim, ZoneRef, render_domain
 from sending_domain.core.settings import DomainSettings
@@ -55,7 +57,8 @@ class SendingDomainArgs:
     so DMARC report authorisations land in the right zone; ``zone_ids`` has an id for each of them.
     ``aws_provider`` is the provider for ``settings.ses.region`` (None: the default provider). ``adoption``
     is the pre-flight's verdict on what is live (None: nothing is); ``import_ses`` declares the SES identity
-    with ``import_`` because it exists already.
+    with ``import_`` because it exists already. ``evidence`` is the domain's latest verdict in the reviewed
+    evidence file (None: it has none).
     """
 
     settings: DomainSettings
@@ -65,6 +68,7 @@ class SendingDomainArgs:
     aws_provider: pulumi.ProviderResource | None = None
     adoption: Adoption | None = None
     import_ses: bool = False
+    evidence: Judgement | None = None
 
 
 class SendingDomain(pulumi.ComponentResource):
@@ -74,6 +78,7 @@ class SendingDomain(pulumi.ComponentResource):
     dkim_public_keys: dict[str, pulumi.Output[str]]
     dmarc_value: str
     dmarc_stage: pulumi.Output[str]
+    dmarc_step: pulumi.Output[dict[str, Any]]  # how the deployed stage was reached: force, reason, evidence
     ses_identity_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: SendingDomainArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -88,7 +93,8 @@ class SendingDomain(pulumi.ComponentResource):
         }
         adoption = args.adoption
         start = adoption.live_stage if adoption is not None else None
-        stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, start, self._child())
+        stage = DmarcStage(f"{name}-dmarc-stage", settings.domain, d.p, d.pct, d.force, start, self._child(),
+                           reason=d.reason if d.force else None, evidence=args.evidence)
         removals = self._removals(adoption, desired)
         published: dict[str, cloudflare.DnsRecord] = {}  # by the render's record key
         exported: list[dict[str, Any]] = []
@@ -106,6 +112,8 @@ class SendingDomain(pulumi.ComponentResource):
         self.dkim_public_keys = {selector: key.public_key for selector, key in keys.items()}
         self.dmarc_value = desired.dmarc_value
         self.dmarc_stage = stage.stage
+        self.dmarc_step = pulumi.Output.all(stage.force, stage.reason, stage.evidence).apply(
+            lambda v: {"force": bool(v[0]), "reason": v[1], "evidence": v[2]})
         self.ses_identity_arn = self._ses(desired, keys, published) if settings.ses is not None else None
         self.register_outputs(
             {
@@ -113,6 +121,7 @@ class SendingDomain(pulumi.ComponentResource):
                 "dkimPublicKeys": self.dkim_public_keys,
                 "dmarcValue": self.dmarc_value,
                 "dmarcStage": self.dmarc_stage,
+                "dmarcStep": self.dmarc_step,
                 "sesIdentityArn": self.ses_identity_arn,
             }
         )

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sending_domain.core.errors import ConfigError, Problem
+from sending_domain.core.evidence_file import EVIDENCE_FILE, Document, empty_document, parse_evidence
+from sending_domain.core.evidence_file import MAX_BYTES as MAX_EVIDENCE_BYTES
 from sending_domain.core.render import DesiredDomain, flatten_options, our_zones, render_domain, spf_root_text
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.spf.flatten import Flattened, flatten_snapshot
@@ -30,6 +32,31 @@ T = TypeVar("T")
 def lock_path(stack_dir: Path) -> Path:
     """The vendor lock lives next to the stack files."""
     return stack_dir / LOCK_FILE
+
+
+def evidence_path(stack_dir: Path) -> Path:
+    """The reviewed DMARC evidence file lives next to the stack files too."""
+    return stack_dir / EVIDENCE_FILE
+
+
+def read_evidence(path: Path) -> Document:
+    """The evidence file at ``path`` (an empty document when there is none), size-capped and checked."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_EVIDENCE_BYTES + 1)
+    except FileNotFoundError:
+        return empty_document()
+    except OSError as e:
+        raise ConfigError(Problem("", "evidence-unreadable", f"cannot read the evidence file: {e.strerror or e}"), source=str(path)) from None
+    if len(data) > MAX_EVIDENCE_BYTES:
+        message = f"the evidence file is over {MAX_EVIDENCE_BYTES // 2**20} MiB; an evidence file is a few KB per domain"
+        raise ConfigError(Problem("", "evidence-size", message), source=str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        message = f"the evidence file is not UTF-8 text (byte {e.start}); write it again with `sending-domain dmarc status --write`"
+        raise ConfigError(Problem("", "evidence-unreadable", message), source=str(path)) from None
+    return parse_evidence(text, source=str(path))
 
 
 def read_lock(path: Path, *, update_command: str = UPDATE_COMMAND) -> SpfLock | None:

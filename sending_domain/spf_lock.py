@@ -165,7 +165,7 @@ def _with_fix(change: VendorChange, command: str) -> VendorChange:
 
 
 @contextmanager
-def exclusive(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+def exclusive(path: Path, *, wait: float = LOCK_WAIT, holder: str = "spf lock --update") -> Iterator[None]:
     """Hold an exclusive lock on ``path`` (through ``.<name>.lock`` beside it) for a read-modify-write."""
     guard = path.with_name(f".{path.name}.lock")
     try:
@@ -173,7 +173,7 @@ def exclusive(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
     except OSError as e:
         raise ConfigError(Problem("", "lock-unwritable", f"cannot create {guard}: {e.strerror or e}"), source=str(path)) from None
     try:
-        _acquire(fd, guard, wait)
+        _acquire(fd, guard, wait, holder)
         try:
             yield
         finally:
@@ -182,11 +182,11 @@ def exclusive(path: Path, *, wait: float = LOCK_WAIT) -> Iterator[None]:
         os.close(fd)
 
 
-def _acquire(fd: int, guard: Path, wait: float) -> None:
+def _acquire(fd: int, guard: Path, wait: float, holder: str) -> None:
     deadline = time.monotonic() + wait
     while not _try_lock(fd):
         if time.monotonic() > deadline:
-            raise ConfigError(f"another `spf lock --update` has held {guard} for {wait:.0f} s; try again when it is done")
+            raise ConfigError(f"another `{holder}` has held {guard} for {wait:.0f} s; try again when it is done")
         time.sleep(0.05)
 
 

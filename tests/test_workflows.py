@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -53,6 +54,7 @@ ENVIRONMENTS = {
     ("pull-request.yml", "preview"): "preview",  # required reviewers release its secrets
     ("deploy.yml", "deploy"): "production",  # main only
     ("drift.yml", "check"): "drift",  # main only, read-only credentials
+    ("dmarc.yml", "status"): "drift",  # the same read-only role, which also reads the report bucket
 }
 WRITE_PERMISSIONS = {
     ("pull-request.yml", "preview"): {"pull-requests", "id-token"},
@@ -60,6 +62,8 @@ WRITE_PERMISSIONS = {
     ("drift.yml", "check"): {"id-token"},
     ("drift.yml", "report"): {"issues"},
     ("drift.yml", "lock-pr"): {"contents", "pull-requests"},
+    ("dmarc.yml", "status"): {"id-token"},
+    ("dmarc.yml", "propose"): {"contents", "pull-requests"},
 }
 PINNED = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^# v\d+\.\d+\.\d+\b")
@@ -124,8 +128,8 @@ def validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, check=False)
 
 
-def test_the_three_workflows_exist() -> None:
-    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+def test_the_four_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "dmarc.yml", "drift.yml", "pull-request.yml"]
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -160,7 +164,7 @@ def test_zizmor_finds_nothing_at_medium_or_above() -> None:
     code, findings, log = zizmor(WORKFLOW_DIR.relative_to(ROOT))  # `zizmor --offline .github/workflows/`
     report = [(f["ident"], f["determinations"]["severity"], f["locations"][0]["concrete"]["feature"]) for f in findings]
     assert (code, report) == (0, []), log
-    assert all(f"completed .github/workflows/{path.name}" in log for path in WORKFLOWS), log  # all three audited
+    assert all(f"completed .github/workflows/{path.name}" in log for path in WORKFLOWS), log  # every one audited
 
 
 def test_zizmor_really_audits(tmp_path: Path) -> None:
@@ -276,9 +280,10 @@ def test_checkout_keeps_no_credentials(path: Path) -> None:
         assert s["with"]["persist-credentials"] is False, path.name
 
 
-def test_the_lock_pull_request_uses_the_workflows_own_token() -> None:
+def test_the_pull_requests_use_the_workflows_own_token() -> None:
     pr = step(load("drift.yml"), "Open the lock pull request")
     assert pr["with"]["token"] == "${{ github.token }}"
+    assert step(load("dmarc.yml"), "Open the DMARC stage pull request")["with"]["token"] == "${{ github.token }}"
 
 
 def test_the_trust_conditions_are_documented_for_each_environment() -> None:
@@ -365,7 +370,7 @@ def test_installs_come_from_the_hashed_lock(workflow: str, job_id: str, job: dic
 
 def test_workflows_run_sending_domain_commands() -> None:
     names = {" ".join(argument_lists(f.text)[0][:2]) for f in workflow_commands()}
-    assert {"plan --stack", "verify --stack", "drift --stack", "spf lock"} <= names
+    assert {"plan --stack", "verify --stack", "drift --stack", "spf lock", "dmarc ingest", "dmarc status", "dmarc propose"} <= names
 
 
 @pytest.mark.parametrize("found", workflow_commands(), ids=str)
@@ -488,11 +493,12 @@ def fake_program(directory: Path, name: str) -> None:
 
 
 def run_step(tmp_path: Path, name: str, exit_code: int = 0, output: str = "",
-             env: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+             env: dict[str, str] | None = None, workflow: str = "drift.yml",
+             real: bool = False) -> tuple[int, dict[str, str], str]:
     """Run one step's script as GitHub does (``bash -e``) with stand-ins; returns (exit, step outputs, log)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for program in ("pulumi", "sending-domain"):
+    for program in ("pulumi",) if real else ("pulumi", "sending-domain"):  # real: the installed sending-domain
         fake_program(bin_dir, program)
     gh = bin_dir / "gh"
     # gh records each call in $GH_LOG, with the --body-file it was given; `issue list` answers $FAKE_ISSUE.
@@ -504,10 +510,11 @@ def run_step(tmp_path: Path, name: str, exit_code: int = 0, output: str = "",
     outputs = tmp_path / "github_output"
     outputs.write_text("", encoding="utf-8")
     (tmp_path / "gh.log").write_text("", encoding="utf-8")
-    variables = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(outputs), "STACK": "dev",
+    variables = {"PATH": f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}", "GITHUB_OUTPUT": str(outputs),
+                 "STACK": "dev", "RUNNER_TEMP": str(tmp_path), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
                  "FAKE_EXIT": str(exit_code), "FAKE_OUTPUT": output, "GH_LOG": str(tmp_path / "gh.log"),
                  "FAKE_ISSUE": "", "RUN_URL": "https://ci.example/run/1", **(env or {})}
-    script = step(load("drift.yml"), name)["run"]
+    script = step(load(workflow), name)["run"]
     done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=variables, capture_output=True, text=True,
                           timeout=60, check=False)
     result = dict(line.split("=", 1) for line in outputs.read_text(encoding="utf-8").splitlines())
@@ -587,3 +594,61 @@ def test_vendor_drift_is_in_the_issue(tmp_path: Path) -> None:
     code, calls, log = issue_step(tmp_path, vendors="drift", vendors_report="include:sendgrid.net: +1 network\n")
     assert code == 0, log
     assert "include:sendgrid.net: +1 network" in calls and "gh issue create" in calls
+
+
+# --- the DMARC workflow ------------------------------------------------------------------------------------
+
+
+def test_dmarc_workflow_shape() -> None:
+    wf = load("dmarc.yml")
+    assert set(triggers(wf)) == {"schedule", "workflow_dispatch"}
+    status, propose = wf["jobs"]["status"], wf["jobs"]["propose"]
+    assert "vars.DMARC_REPORTS != ''" in status["if"] and set(status["outputs"]) == {"result", "evidence", "report"}
+    assert propose["needs"] == "status" and propose["if"] == "needs.status.outputs.result == 'pass'"
+    assert "--write" in step(wf, "sending-domain dmarc status")["run"]
+    pr = step(wf, "Open the DMARC stage pull request")
+    assert pr["if"] == "steps.propose.outputs.changed == 'true'"
+    assert pr["with"]["add-paths"].splitlines() == ["stacks/dmarc-evidence.json", "stacks/Pulumi.${{ vars.STACK }}.yaml"]
+
+
+@pytest.mark.parametrize(("exit_code", "summary", "result", "step_exit"), [
+    (0, "### example.com: p=none → p=quarantine pct=10: PASS", "pass", 0),
+    (1, "### example.com: p=none → p=quarantine pct=10: FAIL", "none", 0),
+    (0, "### example.com: p=none → p=quarantine pct=10: INSUFFICIENT_EVIDENCE", "none", 0),
+    (2, "", None, 2),
+])
+def test_the_status_step_hands_on_a_pass_only(tmp_path: Path, exit_code: int, summary: str, result: str | None,
+                                              step_exit: int) -> None:
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "dmarc-evidence.json").write_text('{"stacks": {}}\n', encoding="utf-8")
+    code, found, log = run_step(tmp_path, "sending-domain dmarc status", exit_code, summary, workflow="dmarc.yml")
+    assert (found.get("result"), code) == (result, step_exit), log
+    if result is not None:
+        assert gzip.decompress(base64.b64decode(found["evidence"])) == b'{"stacks": {}}\n'
+        assert base64.b64decode(found["report"]).decode() == summary + "\n"
+
+
+def test_the_propose_step_edits_the_stack_for_real(tmp_path: Path) -> None:
+    """The real ``sending-domain dmarc propose`` in a checkout: the stack file changes and the body says why."""
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    for name in ("spf.lock.json",):
+        (stacks / name).write_bytes((ROOT / "stacks" / name).read_bytes())
+    (stacks / "Pulumi.dev.yaml").write_bytes((ROOT / "stacks" / "Pulumi.example.yaml").read_bytes())
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    evidence = {"version": 1, "kind": "dmarc-evidence", "stacks": {"dev": {"example.com": {
+        "verdict": "PASS", "stage": "p=none", "next_stage": "p=quarantine pct=10", "judged_at": "2026-11-30T07:41:00Z"}}}}
+    env = {"EVIDENCE": base64.b64encode(gzip.compress(json.dumps(evidence).encode())).decode(),
+           "REPORT": b64("### example.com: p=none → p=quarantine pct=10: PASS\n")}
+    code, found, log = run_step(tmp_path, "Take the steps the evidence admits", env=env, workflow="dmarc.yml", real=True)
+    assert (code, found.get("changed")) == (0, "true"), log
+    assert "example.com: p=none → p=quarantine pct=10: set in stacks/Pulumi.dev.yaml" in log
+    body = (tmp_path / "dmarc-pr.md").read_text(encoding="utf-8")
+    assert "set in stacks/Pulumi.dev.yaml" in body and "### example.com: p=none → p=quarantine pct=10: PASS" in body
+    assert json.loads((stacks / "dmarc-evidence.json").read_text(encoding="utf-8")) == evidence
+    # nothing admitted at this stage any more: no change, so no pull request
+    code, found, log = run_step(tmp_path, "Take the steps the evidence admits", env=env, workflow="dmarc.yml", real=True)
+    subprocess.run(["git", "add", "."], cwd=tmp_path, check=True)
+    code, found, log = run_step(tmp_path, "Take the steps the evidence admits", env=env, workflow="dmarc.yml", real=True)
+    assert (code, found.get("changed")) == (0, "false"), log

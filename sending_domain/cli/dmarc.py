@@ -1,15 +1,18 @@
-"""``sending-domain dmarc``: read aggregate reports into the report database (``ingest``) and judge the evidence
-for the next DMARC stage of each domain (``status``).
+"""``sending-domain dmarc``: read aggregate reports into the report database (``ingest``), judge the evidence
+for the next DMARC stage of each domain (``status``, which records its verdicts in the reviewed evidence file
+with ``--write``), and take the steps judged safe by editing the stack file (``propose``).
 
 Exit codes: ``ingest`` 0 when every report was stored or already known (emails without a report are skipped),
-2 when one was refused (the others are stored all the same), 3 when S3 or the database is busy or failed for now; ``status`` 0 for PASS or INSUFFICIENT_EVIDENCE, 1 when a
-domain's verdict is FAIL, 2 for bad input.
+2 when one was refused (the others are stored all the same), 3 when S3 or the database is busy or failed for now;
+``status`` 0 for PASS or INSUFFICIENT_EVIDENCE, 1 when a domain's verdict is FAIL, 2 for bad input; ``propose`` 0
+(whether or not a step was proposed), 1 when a step has to be edited by hand, 2 for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -37,7 +40,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     form.add_argument("--json", action="store_true", help="machine-readable output")
     form.add_argument("--markdown", action="store_true", help="a PR or issue comment")
     status.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page with a chart")
+    status.add_argument("--write", nargs="?", const="", default=None, metavar="FILE",
+                        help="record the verdicts in the reviewed evidence file the program reads "
+                             "(default: dmarc-evidence.json next to the stack file)")
     status.set_defaults(func=run_status)
+
+    propose = sub.add_parser("propose", help="set dmarc.p/pct to the next stage for each domain with a PASS judged at its stage")
+    add_stack_options(propose)
+    add_domain_option(propose, "only this domain (repeatable; default: every domain of the stack)")
+    propose.add_argument("--evidence", metavar="FILE", help="the evidence file (default: dmarc-evidence.json next to the stack file)")
+    propose.add_argument("--json", action="store_true", help="machine-readable output")
+    propose.set_defaults(func=run_propose)
 
 
 # --- ingest ---------------------------------------------------------------------------------------------------
@@ -95,7 +108,7 @@ def _print_outcome(outcome: object) -> None:
 def run_status(args: argparse.Namespace) -> int:
     from sending_domain.core.dmarc_gate import domain_status
     from sending_domain.core.dmarc_render import render_html, render_json, render_markdown, render_text
-    from sending_domain.desired import read_lock
+    from sending_domain.desired import evidence_path, read_lock
     from sending_domain.dmarc_store import DB_FILE, ReportStore
 
     loaded = load_stack_from_args(args)
@@ -109,6 +122,8 @@ def run_status(args: argparse.Namespace) -> int:
                     for d in domains]
     if args.html:
         _write(Path(args.html), render_html(loaded.stack_name, statuses))
+    if args.write is not None:
+        _record(Path(args.write) if args.write else evidence_path(loaded.path.parent), loaded.stack_name, statuses)
     render = render_json if args.json else render_markdown if args.markdown else render_text
     text = render(loaded.stack_name, statuses)
     print(text, end="" if text.endswith("\n") else "\n")
@@ -119,3 +134,41 @@ def _write(path: Path, text: str) -> None:
     from sending_domain.spf_lock import write_atomically
 
     write_atomically(path, text)
+
+
+def _record(path: Path, stack: str, statuses: list) -> None:  # type: ignore[type-arg]
+    """Each judged domain's verdict replaces its entry in the evidence file (the others are kept)."""
+    from sending_domain.core.dmarc_render import evidence_entry
+    from sending_domain.core.evidence_file import render_evidence, with_entries
+    from sending_domain.desired import read_evidence
+    from sending_domain.spf_lock import exclusive
+
+    with exclusive(path, holder="dmarc status --write"):
+        doc = with_entries(read_evidence(path), stack, {s.domain: evidence_entry(s) for s in statuses})
+        _write(path, render_evidence(doc))
+    print(f"recorded {len(statuses)} verdict(s) in {path}", file=sys.stderr)
+
+
+# --- propose --------------------------------------------------------------------------------------------------
+
+
+def run_propose(args: argparse.Namespace) -> int:
+    from sending_domain.core.evidence_file import judgements
+    from sending_domain.desired import evidence_path, read_evidence
+    from sending_domain.dmarc_propose import propose, steps_to_take
+
+    loaded = load_stack_from_args(args)
+    domains = chosen_domains(loaded.settings, args.domain)
+    path = Path(args.evidence) if args.evidence else evidence_path(loaded.path.parent)
+    judged = judgements(read_evidence(path), loaded.stack_name)
+    proposals = propose(loaded, steps_to_take(loaded.settings, judged, domains))
+    if args.json:
+        print_json({"version": 1, "kind": "dmarc-propose", "stack": loaded.stack_name, "stack_file": str(loaded.path),
+                    "evidence": str(path), "proposals": [p.as_json() for p in proposals]})
+    elif not proposals:
+        print(f"no domain has a PASS judged at its stage in {path}: nothing to propose")
+    shown = os.path.relpath(loaded.path)
+    for p in [] if args.json else proposals:
+        done = f"set in {shown}" if p.status == "proposed" else f"edit by hand: {p.note}"
+        print(f"{p.domain}: {p.stage} → {p.next_stage}: {done}")
+    return 1 if any(p.status == "manual" for p in proposals) else 0

@@ -68,7 +68,7 @@ HELP: dict[str, tuple[str, str, str]] = {
         "",
     ),
     "dmarc": (
-        "DMARC aggregate reports: read them into a local database, and judge the next DMARC stage on them.",
+        "DMARC aggregate reports: read them into a local database, judge the next DMARC stage on them, and take it.",
         "sending-domain dmarc ingest reports/\n  sending-domain dmarc status --stack prod",
         "",
     ),
@@ -78,8 +78,15 @@ HELP: dict[str, tuple[str, str, str]] = {
         AWS_ENV + " (for s3:// inputs)",
     ),
     "dmarc status": (
-        "Per domain and sender: volume, alignment, unknown sources, and whether the next DMARC stage is safe.",
-        "sending-domain dmarc status --stack prod --json",
+        "Per domain and sender: volume, alignment, unknown sources, and whether the next DMARC stage is safe; "
+        "--write records the verdicts in the evidence file a step towards enforcement needs.",
+        "sending-domain dmarc status --stack prod --json\n  sending-domain dmarc status --stack prod --write",
+        "",
+    ),
+    "dmarc propose": (
+        "Set dmarc.p and dmarc.pct to the next stage in the stack file, for each domain whose verdict in the "
+        "evidence file is a PASS judged at its stage.",
+        "sending-domain dmarc propose --stack prod",
         "",
     ),
 }

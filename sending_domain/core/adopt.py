@@ -187,12 +187,19 @@ class _Slot:
 
 
 def classify(
-    desired: DesiredDomain, live: Iterable[LiveRecord], *, adopt: bool, force: bool = False, reimport_own: bool = False
+    desired: DesiredDomain,
+    live: Iterable[LiveRecord],
+    *,
+    adopt: bool,
+    force: bool = False,
+    reimport_own: bool = False,
+    passed: tuple[dmarc.Stage, dmarc.Stage] | None = None,
 ) -> Adoption:
     """The steps that take ``desired`` over from what is ``live`` at its names (module docstring).
 
     ``reimport_own``: the Pulumi state lost this domain, so records of ours are imported as well; a live DKIM
-    key of ours is then refused like anyone's, because its private half was in the lost state.
+    key of ours is then refused like anyone's, because its private half was in the lost state. ``passed``: the
+    DMARC step the evidence file admits (:func:`~.dmarc.check_transition`).
     """
     slots = _slots(desired)
     records = sorted(set(live), key=lambda r: (r.name, r.type, r.text, r.id or ""))
@@ -212,7 +219,7 @@ def classify(
     for record in records:
         if record.name in names and record not in claimed:
             steps.append(Step("keep", record.name, record.type, None, record, "unrelated record: left as it is"))
-    live_stage, dmarc_steps = _dmarc_start(desired, steps, force=force)
+    live_stage, dmarc_steps = _dmarc_start(desired, steps, force=force, passed=passed)
     return Adoption(desired.domain, tuple(steps + dmarc_steps), live_stage, reimport_own)
 
 
@@ -319,7 +326,9 @@ def _cname_block(slot: _Slot, cname: LiveRecord) -> Step:
 # --- DMARC -------------------------------------------------------------------------------------
 
 
-def _dmarc_start(desired: DesiredDomain, steps: Sequence[Step], *, force: bool) -> tuple[dmarc.Stage | None, list[Step]]:
+def _dmarc_start(
+    desired: DesiredDomain, steps: Sequence[Step], *, force: bool, passed: tuple[dmarc.Stage, dmarc.Stage] | None
+) -> tuple[dmarc.Stage | None, list[Step]]:
     """The stage receivers apply today, and a block when the stack would lower it or jump past the next rung."""
     name = dmarc.dmarc_record_name(desired.domain)
     key = next((r.key for r in desired.records if r.purpose == "dmarc"), None)
@@ -337,7 +346,7 @@ def _dmarc_start(desired: DesiredDomain, steps: Sequence[Step], *, force: bool) 
             f"{dmarc.FORCE_HINT} to lower it on purpose"
         )
         return stage, [Step("block", name, "TXT", key, live[0], reason)]
-    reason = dmarc.check_transition(stage, new, force=force, domain=desired.domain)
+    reason = dmarc.check_transition(stage, new, force=force, passed=passed, domain=desired.domain)
     return stage, ([Step("block", name, "TXT", key, live[0], reason)] if reason else [])
 
 

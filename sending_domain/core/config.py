@@ -45,7 +45,8 @@ _DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "reimportOwn", "send
 _SPF_KEYS = ("all", "maxLookups", "maxBytes", "allowWide")
 _DKIM_KEYS = ("keys",)
 _DKIM_KEY_KEYS = ("selector", "algorithm", "state")
-_DMARC_KEYS = (*dmarc.POLICY_FIELDS, "force", "gate")
+_DMARC_KEYS = (*dmarc.POLICY_FIELDS, "force", "reason", "gate")
+MAX_REASON_CHARS = 500
 _GATE_KEYS = ("settleHours", "windowDays", "windowDaysBeforeReject", "minReporters", "minMessages", "minAligned",
               "minDkimAligned", "maxUnknownShare", "selectors")
 _SES_KEYS = ("region", "mailFrom", "behaviorOnMxFailure")
@@ -326,9 +327,27 @@ def _dmarc(node: Reader) -> DmarcSettings:
         rua=_dmarc_uris(section, "rua"),
         ruf=_dmarc_uris(section, "ruf"),
         fo=_fo(section),
-        force=section.flag("force", False),
+        force=(force := section.flag("force", False)),
+        reason=_force_reason(section, force),
         gate=_gate(section, node),
     )
+
+
+def _force_reason(section: Reader, force: bool) -> str | None:
+    """``dmarc.reason``: why a forced step skips the evidence; required with ``force: true`` (kept in the state)."""
+    reason = section.text("reason", check=force_reason_problem)
+    if force and not reason and section.get("reason") is None:
+        section.add("reason", "dmarc-force-reason", "missing: add reason (why this step may skip the evidence of "
+                                                   "`dmarc status`; it is kept in the state and the stack outputs)")
+    return reason or None
+
+
+def force_reason_problem(text: str) -> Reason | None:
+    if not text:
+        return "dmarc-force-reason", "must say why the step may skip the evidence"
+    if len(text) > MAX_REASON_CHARS or any(not ch.isprintable() for ch in text):
+        return "dmarc-force-reason", f"must be one line of at most {MAX_REASON_CHARS} printable characters"
+    return None
 
 
 def _gate(section: Reader, domain: Reader) -> DmarcGateSettings:

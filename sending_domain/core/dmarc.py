@@ -17,7 +17,10 @@ widely copied (monitor first, quarantine in rising steps, then reject)::
 towards enforcement is allowed when no rung of the ladder lies strictly between the old and the new stage —
 that is, the new stage is at most the next rung above the old one. A stage off the ladder (quarantine 30)
 is allowed and placed by strength. A first deployment (no old stage) may start at most at the ladder's first
-rung (``p=none``). ``force`` lifts both limits, e.g. to adopt a domain that already enforces.
+rung (``p=none``). A step towards enforcement also needs evidence: a PASS verdict of ``dmarc status`` for
+this domain, judged at the old stage, for a next stage at least as strong as the new one (the reviewed
+evidence file, :mod:`.evidence_file`). ``force`` (with a reason, kept in the state) lifts every limit, e.g. to
+adopt a domain that already enforces.
 
 **Partial stages.** RFC 9989 receivers ignore ``pct`` and would enforce the whole policy, so a stage with
 pct < 100 also carries ``t=y`` (RFC 9989 test mode: do not apply the policy yet). RFC 7489 receivers ignore
@@ -44,7 +47,8 @@ ALIGNMENTS: tuple[str, ...] = ("r", "s")  # RFC 7489 §6.3 adkim=/aspf=
 FO_OPTIONS: tuple[str, ...] = ("0", "1", "d", "s")  # RFC 7489 §6.3 fo=
 PCT_RANGE = (1, 100)  # RFC 7489 §6.3 allows 0; a stage of 0 is "not enforcing", which is p=none here
 POLICY_FIELDS: tuple[str, ...] = ("p", "pct", "sp", "np", "adkim", "aspf", "rua", "ruf", "fo")
-FORCE_HINT = "set dmarc.force: true"
+FORCE_HINT = "set dmarc.force: true with a dmarc.reason"
+EVIDENCE_HINT = "run `sending-domain dmarc status --write` and commit its PASS in the evidence file"
 
 _MAILTO = re.compile(
     r"^mailto:"
@@ -243,16 +247,30 @@ def next_stage(old: Stage, ladder: Sequence[Stage] = DEFAULT_LADDER) -> Stage | 
     return next((rung for rung in sorted(ladder) if rung > old), None)
 
 
+def parse_stage(text: str) -> Stage:
+    """The stage ``str(stage)`` wrote (``p=quarantine pct=25``, ``p=none``); ValueError otherwise."""
+    match = _STAGE_TEXT.match(text)
+    stage = Stage(match["p"], int(match["pct"] or 100)) if match and match["pct"] != "0" else None
+    if stage is None or str(stage) != text:  # one spelling per stage, so stages compare as text too
+        raise ValueError(f"{text!r} is not a DMARC stage such as 'p=quarantine pct=25'")
+    return stage
+
+
+_STAGE_TEXT = re.compile(r"^p=(?P<p>none|quarantine|reject)(?: pct=(?P<pct>[0-9]{1,3}))?$")
+
+
 def check_transition(
     old: Stage | None,
     new: Stage,
     *,
     force: bool,
+    passed: tuple[Stage, Stage] | None = None,
     ladder: Sequence[Stage] = DEFAULT_LADDER,
     domain: str = "",
 ) -> str | None:
     """A reason why DMARC may not move from ``old`` (None: first deployment) to ``new``, or None.
 
+    ``passed`` is the step the evidence judged safe, ``(stage judged, next stage)``, when its verdict was PASS.
     See the module docstring for the rule. The reason says what to do next.
     """
     if force:
@@ -267,12 +285,26 @@ def check_transition(
             f"before enforcing — start at {rungs[0]} or {FORCE_HINT} (e.g. to adopt a domain that already enforces)"
         )
     between = [rung for rung in rungs if old < rung < new]
-    if new <= old or not between:
+    if new <= old:
         return None
-    return (
-        f"{subject} would move from {old} to {new}, {len(between) + 1} steps towards enforcement at once; "
-        f"move one step (next: {between[0]}) or {FORCE_HINT}"
-    )
+    if between:
+        return (
+            f"{subject} would move from {old} to {new}, {len(between) + 1} steps towards enforcement at once; "
+            f"move one step (next: {between[0]}) or {FORCE_HINT}"
+        )
+    if passed is not None and passed[0] == old and new <= passed[1]:
+        return None
+    return f"{subject} would move from {old} to {new} without evidence that every sender is aligned: {_missing(old, new, passed)}"
+
+
+def _missing(old: Stage, new: Stage, passed: tuple[Stage, Stage] | None) -> str:
+    if passed is None:
+        found = "the evidence file has no PASS for it"
+    elif passed[0] != old:
+        found = f"the evidence file's PASS was judged at {passed[0]}, not at {old}"
+    else:
+        found = f"the evidence file's PASS goes to {passed[1]}, not to {new}"
+    return f"{found}; {EVIDENCE_HINT}, or {FORCE_HINT}"
 
 
 # --- the policy value -------------------------------------------------------------------------------

@@ -78,6 +78,18 @@ def _sender_json(x: SenderFigures) -> dict:
             "unaligned_reasons": [{"reason": printable(r), "messages": n} for r, n in x.reasons]}
 
 
+def evidence_entry(s: DomainStatus) -> dict:
+    """The domain's entry of the reviewed evidence file (:mod:`.evidence_file`): the verdict the program reads,
+    and the figures behind it for the person reviewing the pull request."""
+    doc = _domain_json(s)
+    entry = {key: doc[key] for key in ("verdict", "stage", "next_stage", "window_days", "aligned_share", "dkim_aligned_share")}
+    entry["judged_at"] = _time(s.now)
+    entry["counted"] = {key: doc["counted"][key] for key in ("reports", "reporters", "first", "last")}
+    entry["messages"] = doc["messages"]
+    entry["blockers"] = [b["message"] for b in doc["blockers"]]
+    return entry
+
+
 def render_json(stack: str, statuses: Sequence[DomainStatus]) -> str:
     return json.dumps(status_document(stack, statuses), indent=2) + "\n"
 

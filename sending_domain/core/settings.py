@@ -79,7 +79,8 @@ class DmarcSettings:
     rua: tuple[str, ...] = ()
     ruf: tuple[str, ...] = ()
     fo: str | None = None
-    force: bool = False  # allow moving more than one step towards enforcement
+    force: bool = False  # allow a step towards enforcement without evidence, or more than one step
+    reason: str | None = None  # why (required with force; kept in the state and the stack outputs)
     gate: DmarcGateSettings = DmarcGateSettings()  # the evidence `dmarc status` asks for (not published)
 
 

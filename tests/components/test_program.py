@@ -134,6 +134,7 @@ class Deployment:
         settings: Any = SETTINGS,
         resolver_factory: Callable[[], Any] = no_resolver,
         ses: Callable[[str, str], Any] = no_identity,
+        evidence_file: Path | None = None,
         **mock_options: Any,
     ) -> None:
         self.mocks, self.monitor = m.install(private_key, **mock_options)
@@ -143,7 +144,8 @@ class Deployment:
         @pulumi.runtime.test
         def deploy() -> pulumi.Output:
             self.components = run(
-                copy.deepcopy(settings), lock_file=lock_file, resolver_factory=resolver_factory, live_identity=ses
+                copy.deepcopy(settings), lock_file=lock_file, evidence_file=evidence_file,
+                resolver_factory=resolver_factory, live_identity=ses,
             )
             exported = pulumi.Output.from_input(m.stack_outputs())
             return pulumi.Output.all(exported, exported.is_secret()).apply(self._keep)
@@ -346,7 +348,8 @@ def test_stack_outputs_per_domain(deployment: Deployment) -> None:
             {"name": "news.example.org._report._dmarc.example.com", "type": "TXT", "value": "v=DMARC1"},
         ],
         "dkim": {},
-        "dmarc": {"value": "v=DMARC1; p=none; rua=mailto:dmarc@example.com", "stage": "p=none"},
+        "dmarc": {"value": "v=DMARC1; p=none; rua=mailto:dmarc@example.com", "stage": "p=none",
+                  "step": {"force": False, "reason": None, "evidence": None}},
         "ses": None,
     }
     com = deployment.outputs["example.com"]
@@ -658,3 +661,74 @@ def test_with_reimport_own_our_records_are_imported(lock_file: Path) -> None:
     d = adopt_deploy(lock_file, adopting(False, reimportOwn=True), live)
     assert [(r.name, r.import_id) for r in d.monitor.registered if r.import_id] == [
         ("example.com-spf", f"{EXAMPLE_COM_ZONE_ID}/rec-ours")]
+
+
+# --- the DMARC evidence gate ---------------------------------------------------------------------------
+
+PASS_NONE_TO_Q10 = {"verdict": "PASS", "stage": "p=none", "next_stage": "p=quarantine pct=10",
+                    "judged_at": "2026-11-30T06:17:00Z", "messages": 12000}
+
+
+def evidence_file(directory: Path, entries: dict[str, Any], stack: str = "test") -> Path:
+    path = directory / "dmarc-evidence.json"
+    path.write_text(json.dumps({"version": 1, "kind": "dmarc-evidence", "stacks": {stack: entries}}), encoding="utf-8")
+    return path
+
+
+def stepped_up(lock_file: Path, dmarc: dict[str, Any], **kw: Any) -> Deployment:
+    """A second deployment of the adoption stack, its DMARC moved from p=none to ``dmarc``."""
+    first = adopt_deploy(lock_file, adopting(False), [])
+    return adopt_deploy(lock_file, adopting(False, dmarc=dmarc), [], olds=first.mocks.outputs, **kw)
+
+
+def test_a_step_towards_enforcement_without_evidence_is_refused(lock_file: Path, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="from p=none to p=quarantine pct=10 without evidence .* has no PASS for it"):
+        stepped_up(lock_file, {"p": "quarantine", "pct": 10})
+    failing = evidence_file(tmp_path, {"example.com": {**PASS_NONE_TO_Q10, "verdict": "FAIL"}})
+    with pytest.raises(Exception, match="without evidence"):
+        stepped_up(lock_file, {"p": "quarantine", "pct": 10}, evidence_file=failing)
+    elsewhere = evidence_file(tmp_path, {"example.com": PASS_NONE_TO_Q10}, stack="prod")  # another stack's PASS
+    with pytest.raises(Exception, match="without evidence"):
+        stepped_up(lock_file, {"p": "quarantine", "pct": 10}, evidence_file=elsewhere)
+
+
+def test_a_pass_for_the_step_admits_it_and_is_kept_in_the_outputs(lock_file: Path, tmp_path: Path) -> None:
+    path = evidence_file(tmp_path, {"example.com": PASS_NONE_TO_Q10})
+    d = stepped_up(lock_file, {"p": "quarantine", "pct": 10}, evidence_file=path)
+    admitted = {k: PASS_NONE_TO_Q10[k] for k in ("verdict", "stage", "next_stage", "judged_at")}
+    assert d.inputs("example.com-dmarc-stage")["evidence"] == admitted
+    assert d.outputs["example.com"]["dmarc"]["stage"] == "p=quarantine pct=10"
+    assert d.outputs["example.com"]["dmarc"]["step"] == {"force": False, "reason": None, "evidence": admitted}
+    with pytest.raises(Exception, match="2 steps towards enforcement at once"):  # a PASS never skips a rung
+        stepped_up(lock_file, {"p": "quarantine", "pct": 25}, evidence_file=path)
+
+
+def test_a_forced_step_keeps_its_reason_in_the_outputs(lock_file: Path) -> None:
+    d = stepped_up(lock_file, {"p": "reject", "force": True, "reason": "enforced elsewhere for years"})
+    assert d.outputs["example.com"]["dmarc"]["step"] == {"force": True, "reason": "enforced elsewhere for years", "evidence": None}
+    assert d.inputs("example.com-dmarc-stage")["reason"] == "enforced elsewhere for years"
+
+
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("{", "is not JSON"),
+        ('{"version": 1, "kind": "dmarc-evidence", "stacks": {"test": {"example.com": {"verdict": "OK"}}}}',
+         "stacks.test.example.com.verdict: must be one of PASS, FAIL, INSUFFICIENT_EVIDENCE [evidence-verdict]"),
+        ('{"version": 2, "kind": "dmarc-evidence", "stacks": {}}', "version: must be 1"),
+    ],
+)
+def test_a_bad_evidence_file_declares_nothing(lock_file: Path, tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "dmarc-evidence.json"
+    path.write_text(text, encoding="utf-8")
+    mocks, monitor = m.install(private_key)
+
+    @pulumi.runtime.test
+    def deploy() -> None:
+        run(copy.deepcopy(SETTINGS), lock_file=lock_file, evidence_file=path, resolver_factory=no_resolver,
+            live_identity=no_identity)
+
+    with pytest.raises(pulumi.RunError) as caught:
+        deploy()
+    assert str(path) in str(caught.value) and problem in str(caught.value)
+    assert monitor.registered == []

@@ -161,16 +161,26 @@ def test_adopting_reject_with_a_stack_at_none_is_refused_as_a_downgrade() -> Non
     live = [cf("_dmarc.example.com", '"v=DMARC1; p=reject"', "dm1")]
     [block] = classify(desired(), live, adopt=True).blockers
     assert block.reason.startswith("DMARC for example.com enforces p=reject today and the stack asks for p=none")
-    assert "set dmarc.force: true to lower it on purpose" in block.reason
-    forced = classify(desired({"p": "none", "force": True}), live, adopt=True, force=True)
+    assert "set dmarc.force: true with a dmarc.reason to lower it on purpose" in block.reason
+    forced = classify(desired({"p": "none", "force": True, "reason": "lowered on purpose"}), live, adopt=True, force=True)
     assert forced.blockers == ()
 
 
 def test_adoption_moves_up_one_rung_at_a_time_from_the_live_policy() -> None:
     live = [cf("_dmarc.example.com", '"v=DMARC1; p=quarantine; pct=25"', "dm1")]
-    assert classify(desired({"p": "quarantine", "pct": 50}), live, adopt=True).blockers == ()
-    [block] = classify(desired({"p": "reject"}), live, adopt=True).blockers
-    assert "would move from p=quarantine pct=25 to p=reject" in block.reason
+    passed = (Stage("quarantine", 25), Stage("quarantine", 50))
+    assert classify(desired({"p": "quarantine", "pct": 50}), live, adopt=True, passed=passed).blockers == ()
+    [block] = classify(desired({"p": "reject"}), live, adopt=True, passed=passed).blockers
+    assert "would move from p=quarantine pct=25 to p=reject, 5 steps" in block.reason
+
+
+def test_adoption_moves_up_only_on_a_pass_judged_at_the_live_policy() -> None:
+    live = [cf("_dmarc.example.com", '"v=DMARC1; p=quarantine; pct=25"', "dm1")]
+    [block] = classify(desired({"p": "quarantine", "pct": 50}), live, adopt=True).blockers
+    assert "would move from p=quarantine pct=25 to p=quarantine pct=50 without evidence" in block.reason
+    at_none = (Stage("none"), Stage("quarantine", 10))
+    [block] = classify(desired({"p": "quarantine", "pct": 50}), live, adopt=True, passed=at_none).blockers
+    assert "the evidence file's PASS was judged at p=none, not at p=quarantine pct=25" in block.reason
 
 
 def test_two_live_dmarc_records_mean_no_policy_today() -> None:

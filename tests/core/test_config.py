@@ -312,6 +312,12 @@ BAD = {
         ("domains[0].dmarc.fo", "dmarc-fo"),
         ("domains[1].dmarc.fo", "dmarc-fo"),
     ],
+    "22_dmarc_force_reason.yaml": [
+        ("domains[0].dmarc.reason", "dmarc-force-reason"),
+        ("domains[1].dmarc.reason", "dmarc-force-reason"),
+        ("domains[2].dmarc.reason", "dmarc-force-reason"),
+        ("domains[3].dmarc.reason", "type"),
+    ],
     "20_many_problems.yaml": [
         ("defaults.colour", "unknown-key"),
         ("defaults.ttl", "range"),
@@ -564,3 +570,17 @@ def test_adopt_is_off_by_default_inherited_from_defaults_and_overridable() -> No
                             "domains": [domain("example.com"), domain("example.org", adopt=False)]})
     assert [d.adopt for d in stack.domains] == [True, False]
     assert problems_of({"domains": [domain("example.com", adopt="yes")]}) == [("domains[0].adopt", "type")]
+
+
+def test_a_forced_step_keeps_its_reason_and_an_unforced_one_drops_it() -> None:
+    def dmarc(**section: object) -> object:
+        raw = {"domains": [{"domain": "example.com", "zone": "example.com", "senders": [], "dmarc": {"p": "reject", **section}}]}
+        return parse_settings(raw).domains[0].dmarc
+
+    forced = dmarc(force=True, reason="  adopted: enforced for years  ")
+    assert (forced.force, forced.reason) == (True, "adopted: enforced for years")
+    assert dmarc(reason="left from last time").reason == "left from last time"
+    assert dmarc().reason is None
+    problem = problems_of({"domains": [{"domain": "example.com", "zone": "example.com", "senders": [],
+                                         "dmarc": {"p": "reject", "force": True, "reason": "x" * 501}}]})
+    assert problem == [("domains[0].dmarc.reason", "dmarc-force-reason")]

@@ -30,6 +30,7 @@ from sending_domain.core.dmarc import (
     dmarc_record,
     next_stage,
     parse_dmarc_policy,
+    parse_stage,
     parse_dmarc_value,
     policy_from_mapping,
     policy_from_tags,
@@ -42,7 +43,8 @@ from tests.dnsserver import DnsTestServer
 
 none, q10, q25, q30, q50, q100 = Stage("none"), *(Stage("quarantine", n) for n in (10, 25, 30, 50, 100))
 r10, r25, r50, r100 = (Stage("reject", n) for n in (10, 25, 50, 100))
-FORCE = "set dmarc.force: true"
+FORCE = "set dmarc.force: true with a dmarc.reason"
+EVIDENCE = "run `sending-domain dmarc status --write` and commit its PASS in the evidence file"
 
 
 # --- stages and the ladder --------------------------------------------------------------------------
@@ -129,13 +131,52 @@ def test_next_stage(old: Stage, nxt: Stage | None) -> None:
     ],
 )
 def test_check_transition(old: Stage | None, new: Stage, force: bool, reason: str | None) -> None:
-    assert check_transition(old, new, force=force, domain="example.com") == reason
+    """The ladder, with evidence for exactly the step asked (evidence never lets a move skip a rung)."""
+    passed = (old, new) if old is not None else None
+    assert check_transition(old, new, force=force, passed=passed, domain="example.com") == reason
+
+
+NO_EVIDENCE = "DMARC for example.com would move from {} to {} without evidence that every sender is aligned: "
+
+
+@pytest.mark.parametrize(
+    "old,new,passed,reason",
+    [
+        (none, q10, None, NO_EVIDENCE.format("p=none", "p=quarantine pct=10")
+         + f"the evidence file has no PASS for it; {EVIDENCE}, or {FORCE}"),
+        (q10, q25, (none, q10), NO_EVIDENCE.format("p=quarantine pct=10", "p=quarantine pct=25")
+         + f"the evidence file's PASS was judged at p=none, not at p=quarantine pct=10; {EVIDENCE}, or {FORCE}"),
+        (q25, q50, (q25, q30), NO_EVIDENCE.format("p=quarantine pct=25", "p=quarantine pct=50")
+         + f"the evidence file's PASS goes to p=quarantine pct=30, not to p=quarantine pct=50; {EVIDENCE}, or {FORCE}"),
+        (q25, q30, (q25, q50), None),  # a PASS up to quarantine 50 admits a smaller step
+        (q25, q50, (q25, q50), None),
+        (q50, q10, None, None),  # moving back needs no evidence
+        (r100, r100, None, None),
+        (None, none, None, None),
+    ],
+)
+def test_a_step_towards_enforcement_needs_a_pass(
+    old: Stage | None, new: Stage, passed: tuple[Stage, Stage] | None, reason: str | None
+) -> None:
+    assert check_transition(old, new, force=False, passed=passed, domain="example.com") == reason
+    assert check_transition(old, new, force=True, passed=passed, domain="example.com") is None
+
+
+@pytest.mark.parametrize("text,stage", [("p=none", none), ("p=quarantine pct=25", q25), ("p=reject", r100)])
+def test_parse_stage_reads_what_str_writes(text: str, stage: Stage) -> None:
+    assert parse_stage(text) == stage and str(parse_stage(text)) == text
+
+
+@pytest.mark.parametrize("text", ["p=block", "p=none pct=", "p=quarantine pct=0", "p=quarantine  pct=25", "P=none", ""])
+def test_parse_stage_refuses_other_text(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_stage(text)
 
 
 def test_check_transition_with_a_custom_ladder() -> None:
     ladder = (none, q50, r100)
-    assert check_transition(none, q50, force=False, ladder=ladder) is None
-    assert check_transition(q50, r100, force=False, ladder=ladder) is None
+    assert check_transition(none, q50, force=False, passed=(none, q50), ladder=ladder) is None
+    assert check_transition(q50, r100, force=False, passed=(q50, r100), ladder=ladder) is None
     assert check_transition(none, r100, force=False, ladder=ladder) == (
         f"DMARC would move from p=none to p=reject, 2 steps towards enforcement at once; "
         f"move one step (next: p=quarantine pct=50) or {FORCE}"
