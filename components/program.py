@@ -7,8 +7,11 @@ SPF lock, live DNS, flattening, and the pre-flight over what is already live in 
 :class:`pulumi.RunError`, which the Python language host prints as the message alone (no traceback).
 
 Shared across domains and made once: the Cloudflare zone lookups (``get_zone`` per zone given by name, a
-plain value because import ids are built from it) and one ``aws.Provider`` per SES region. Stack outputs: one
-object per domain (the shape :mod:`sending_domain.outputs` reads back); never a private key.
+plain value because import ids are built from it) and one ``aws.Provider`` per SES region (the receiving region
+of ``reports:`` included). With ``reports:``, one :class:`~components.dmarc_reports.DmarcReports` after the
+domains, once SES confirmed which receipt rule set is active (:func:`components.preflight.reports_preflight`).
+Stack outputs: one object per domain (the shape :mod:`sending_domain.outputs` reads back) and ``reports``
+(where the reports land); never a private key.
 """
 
 from __future__ import annotations

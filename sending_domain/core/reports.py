@@ -112,7 +112,7 @@ def bucket_reason(name: str) -> str | None:
 def prefix_reason(prefix: str) -> str | None:
     if _PREFIX.match(prefix) and not prefix.startswith("/") and "//" not in prefix:
         return None
-    return f"'{prefix}' must be at most 256 of letters, digits and !_.*'()/- , not starting with '/', such as 'dmarc/'"
+    return f"'{prefix}' must be at most 256 letters, digits or !_.*'()/- characters, not starting with '/', such as 'dmarc/'"
 
 
 def local_part_reason(local: str) -> str | None:
