@@ -14,29 +14,23 @@ import pytest
 
 from components.program import run
 from tests.components import mocks as m
-from tests.components.test_program import EXAMPLE_COM_ZONE_ID, no_identity, no_resolver, private_key, write_lock
+from tests.components.test_program import (
+    ADOPT_SETTINGS,
+    EXAMPLE_COM_ZONE_ID,
+    no_identity,
+    no_resolver,
+    private_key,
+    write_lock,
+)
 
 RULE_SET = "inbound-main"
 RULE_ARN = f"arn:aws:ses:eu-west-1:{m.ACCOUNT}:receipt-rule-set/{RULE_SET}:receipt-rule/sending-domain-dmarc-reports"
-SETTINGS: dict[str, Any] = {
-    "domains": [
-        {
-            "domain": "example.com",
-            "zoneId": EXAMPLE_COM_ZONE_ID,
-            "senders": ["ip4:192.0.2.0/24"],
-            "dkim": {"keys": [{"selector": "s2026a", "state": "active"}]},
-            "dmarc": {"p": "none"},
-            "ses": {"region": "eu-central-1", "mailFrom": "bounce"},
-        },
-        {
-            "domain": "news.example.org",
-            "zone": "example.org",
-            "senders": [],
-            "dmarc": {"p": "none", "rua": ["mailto:agg@vendor.example"]},
-        },
-    ],
-    "reports": {"domain": "dmarc-reports.example.com", "region": "eu-west-1", "ruleSet": {"name": RULE_SET}},
-}
+SETTINGS: dict[str, Any] = copy.deepcopy(ADOPT_SETTINGS)  # example.com with SES in eu-central-1, and an org domain
+SETTINGS["domains"][0]["ses"]["region"] = "eu-central-1"
+SETTINGS["domains"].append(
+    {"domain": "news.example.org", "zone": "example.org", "senders": [], "dmarc": {"p": "none", "rua": ["mailto:agg@vendor.example"]}}
+)
+SETTINGS["reports"] = {"domain": "dmarc-reports.example.com", "region": "eu-west-1", "ruleSet": {"name": RULE_SET}}
 
 
 def with_reports(**changes: Any) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sending_domain.core.adopt import LiveRecord, classify
 from sending_domain.core.config import parse_settings
 from sending_domain.core.dnsdata import Answer, Question
-from sending_domain.core.drift import Change, compare, questions
+from sending_domain.core.drift import Change, compare
 from sending_domain.core.records import Record
 from sending_domain.core.render import DesiredDomain, ZoneRef, flatten_options, our_zones, render_domain, spf_root_text
 from sending_domain.core.spf.flatten import flatten_snapshot
+from tests.core.test_drift import answers
 
 RAW = {
     "domains": [
@@ -47,15 +48,9 @@ def test_dmarc_records_report_to_the_stack_and_another_organisation_is_authorise
 
 
 def _answers(desired: list[DesiredDomain], changes: dict[Question, tuple[str, ...] | None]) -> dict[Question, Answer]:
-    values = {(r.record.name, r.record.type): ((f"{r.record.priority} " if r.record.type == "MX" else "") + r.record.value,)
-              for d in desired for r in d.records}
-    values.update(changes)
-    observed: dict[Question, Answer] = {}
-    while todo := questions(desired, observed) - observed.keys():
-        for q in todo:
-            found = values.get(q)
-            observed[q] = Answer("ok", found) if found else Answer("nxdomain")
-    return observed
+    published = {(r.record.name, r.record.type): ((f"{r.record.priority} " if r.record.type == "MX" else "") + r.record.value,)
+                 for d in desired for r in d.records}
+    return answers(desired, {**published, **changes})
 
 
 def test_drift_finds_a_missing_or_extra_reports_mx() -> None:
