@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sending_domain.core import reports as r
 from sending_domain.core.config import parse_settings
@@ -176,3 +178,16 @@ def test_a_verified_domain_covers_its_subdomains() -> None:
     assert r.covering_identity("dmarc.example.com", ["example.org", "example.com"]) == "example.com"
     assert r.covering_identity("dmarc.example.com", ["x.example.com", "example.com", "dmarc.example.com"]) == "dmarc.example.com"
     assert r.covering_identity("dmarc.example.com", ["ample.com", "other.example.com"]) is None
+
+
+def test_the_commented_example_in_the_example_stack_parses() -> None:
+    """The example stack's reports: block is commented out; uncommented, it is a valid section."""
+    path = Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.example.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index("    # reports:")
+    block = "\n".join(line.replace("    # ", "", 1) for line in lines[start:] if line.startswith("    # "))
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))["config"]["sending-domain:settings"]
+    raw["reports"] = yaml.safe_load(block)["reports"]
+    parsed = parse_settings(raw)
+    assert parsed.reports is not None and parsed.reports.bucket == "example-dmarc-reports"
+    assert all(d.dmarc.rua[0] == "mailto:dmarc@dmarc-reports.example.com" for d in parsed.domains)
