@@ -9,9 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pulumi
 import pytest
+from moto import mock_aws
 
+from components.preflight import active_rule_set
 from components.program import run
 from tests.components import mocks as m
 from tests.components.test_program import (
@@ -247,3 +250,15 @@ def test_a_competing_mx_at_the_reports_name_is_refused_or_adopted(lock_file: Pat
     d = Deployed(lock_file, settings, live=live)
     mx = d.monitor.named("example.com-dmarc-reports-mx")
     assert mx.import_id == f"{EXAMPLE_COM_ZONE_ID}/rec-mx" and mx.inputs["content"] == "inbound-smtp.eu-west-1.amazonaws.com"
+
+
+@mock_aws
+def test_the_preflight_reads_the_active_rule_set_from_ses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert active_rule_set("eu-west-1") is None  # moto's SES: no set active yet
+    ses = boto3.client("ses", region_name="eu-west-1")
+    ses.create_receipt_rule_set(RuleSetName=RULE_SET)
+    ses.set_active_receipt_rule_set(RuleSetName=RULE_SET)
+    assert active_rule_set("eu-west-1") == RULE_SET
+    assert active_rule_set("us-east-1") is None  # per region
