@@ -78,13 +78,16 @@ def _lower(check: Callable[[str], Reason | None]) -> Callable[[str], Reason | No
 
 def _check_name(section: Reader, name: str, domains: Sequence[DomainSettings], paths: Sequence[str]) -> None:
     """The reports name: in one of the stack's zones (the stack publishes its MX), and no name that must not
-    receive mail — a sending domain (its own mail goes to its MX) or a MAIL FROM name (SES's feedback MX is
-    the only MX there). Every other name the stack publishes starts with an underscore, which a mail domain
+    receive mail — a zone apex or a sending domain (their own mail goes to their MX) or a MAIL FROM name (SES's
+    feedback MX is the only MX there). Every other name the stack publishes starts with an underscore, which a mail domain
     cannot."""
     zones = {d.zone_name or d.domain for d in domains if d.domain}
     if containing_zone(name, zones) is None:
         listed = ", ".join(sorted(zones)) or "none"
         section.add("domain", "reports-zone", f"{name} is not inside a zone of this stack ({listed}); the stack publishes its MX there")
+    if name in zones and name not in {d.domain for d in domains}:
+        message = f"{name} is a zone apex: its MX receives the organisation's own mail; use a subdomain such as dmarc-reports.{name}"
+        section.add("domain", "reports-collision", message)
     for settings, path in zip(domains, paths):
         if name == settings.domain:
             message = (f"{name} is a sending domain ({path}): an MX for the reports would take its mail; "

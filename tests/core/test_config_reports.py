@@ -88,6 +88,7 @@ def test_without_the_section_nothing_changes() -> None:
         ({"domain": "example.net"}, [("reports.domain", "reports-zone")]),
         ({"domain": "example.com"}, [("reports.domain", "reports-collision")]),
         ({"domain": "news.example.org"}, [("reports.domain", "reports-collision")]),
+        ({"domain": "example.org"}, [("reports.domain", "reports-zone")]),
         ({"domain": "bounce.example.com"}, [("reports.domain", "reports-mailfrom")]),
         ({"domain": "in.bounce.example.com"}, [("reports.domain", "reports-mailfrom")]),
         ({"domain": "_dmarc.example.com"}, [("reports.domain", "hostname")]),
@@ -191,3 +192,10 @@ def test_the_commented_example_in_the_example_stack_parses() -> None:
     parsed = parse_settings(raw)
     assert parsed.reports is not None and parsed.reports.bucket == "example-dmarc-reports"
     assert all(d.dmarc.rua[0] == "mailto:dmarc@dmarc-reports.example.com" for d in parsed.domains)
+
+
+def test_a_zone_apex_is_refused_even_when_no_domain_sends_from_it() -> None:
+    raw = stack(domain="example.com")
+    raw["domains"][0]["domain"] = "mail.example.com"
+    assert problems_of(raw) == [("reports.domain", "reports-collision")]
+    assert parse_settings(stack(domain="dmarc.example.com")).reports is not None
