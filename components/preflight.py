@@ -22,12 +22,14 @@ from components.dns_record_removal import TOKEN_ENV
 from sending_domain.core.adopt import Adoption, LiveIdentity, LiveRecord, Step, classify, classify_ses
 from sending_domain.core.evidence_file import Judgement
 from sending_domain.core.render import DesiredDomain, ZoneRef
-from sending_domain.core.settings import DomainSettings, StackSettings
+from sending_domain.core.reports import rule_set_reason
+from sending_domain.core.settings import DomainSettings, ReportsSettings, StackSettings
 from sending_domain.core.text import printable
 
 MAX_RECORDS_PER_NAME = 1000  # Cloudflare's default page; a name with more is refused as suspicious
 RecordSource = Callable[[str, str], Sequence[LiveRecord]]  # (zone id, name) → the records live there
 SesSource = Callable[[str, str], LiveIdentity | None]  # (region, domain) → the identity, or None
+RuleSetSource = Callable[[str], str | None]  # region → the name of the active SES receipt rule set, or None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,26 @@ def ses_identity(region: str, domain: str) -> LiveIdentity | None:
     dkim = answer.get("DkimAttributes") or {}
     tags = tuple(sorted((t.get("Key", ""), t.get("Value", "")) for t in answer.get("Tags") or []))
     return LiveIdentity(tags, dkim.get("SigningAttributesOrigin"), tuple(dkim.get("Tokens") or ()))
+
+
+def active_rule_set(region: str) -> str | None:
+    """The receipt rule set SES applies to incoming mail in ``region`` (boto3 ``DescribeActiveReceiptRuleSet``)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = boto3.client("ses", region_name=region).describe_active_receipt_rule_set()
+    except (BotoCoreError, ClientError) as e:
+        raise pulumi.RunError(f"could not ask SES for the active receipt rule set in {region}: {printable(str(e))}") from None
+    return (answer.get("Metadata") or {}).get("Name")
+
+
+def reports_preflight(reports: ReportsSettings, rule_sets: RuleSetSource = active_rule_set) -> None:
+    """Refuse (nothing declared) when the reports rule would never run, or activating its set would switch
+    another set's rules off (:func:`sending_domain.core.reports.rule_set_reason`)."""
+    reason = rule_set_reason(reports.rule_set, reports.activate, rule_sets(reports.region), reports.region)
+    if reason:
+        raise pulumi.RunError(f"reports: {printable(reason)}; nothing was changed")
 
 
 def preflight(

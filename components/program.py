@@ -11,8 +11,11 @@ here too: each domain's latest verdict goes to the pre-flight and to its ``Dmarc
 towards enforcement only on a PASS judged at the deployed stage.
 
 Shared across domains and made once: the Cloudflare zone lookups (``get_zone`` per zone given by name, a
-plain value because import ids are built from it) and one ``aws.Provider`` per SES region. Stack outputs: one
-object per domain (the shape :mod:`sending_domain.outputs` reads back); never a private key.
+plain value because import ids are built from it) and one ``aws.Provider`` per SES region (the receiving region
+of ``reports:`` included). With ``reports:``, one :class:`~components.dmarc_reports.DmarcReports` after the
+domains, once SES confirmed which receipt rule set is active (:func:`components.preflight.reports_preflight`).
+Stack outputs: one object per domain (the shape :mod:`sending_domain.outputs` reads back) and ``reports``
+(where the reports land); never a private key.
 """
 
 from __future__ import annotations
@@ -25,12 +28,25 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_cloudflare as cloudflare
 
-from components.preflight import RecordSource, SesSource, cloudflare_records, preflight, ses_identity
+from components.dmarc_reports import DmarcReports, DmarcReportsArgs
+from components.preflight import (
+    RecordSource,
+    RuleSetSource,
+    SesSource,
+    active_rule_set,
+    cloudflare_records,
+    preflight,
+    reports_preflight,
+    ses_identity,
+)
 from components.sending_domain import SendingDomain, SendingDomainArgs
+from sending_domain.core.adopt import owner_comment
 from sending_domain.core.config import parse_settings
 from sending_domain.core.errors import SendingDomainError
 from sending_domain.core.evidence_file import Judgement, judgements
+from sending_domain.core.records import containing_zone
 from sending_domain.core.render import DesiredDomain, ZoneRef, our_zones, zone_of
+from sending_domain.core.reports import covering_identity, s3_uri
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.desired import desired_domains, read_evidence, read_lock, run_sync
 from sending_domain.dns.resolver import AsyncResolver
@@ -47,6 +63,7 @@ def run(
     resolver_factory: ResolverFactory = AsyncResolver,
     live_records: RecordSource = cloudflare_records,
     live_identity: SesSource = ses_identity,
+    live_rule_set: RuleSetSource = active_rule_set,
 ) -> dict[str, SendingDomain]:
     """Declare every domain of the stack; raise :class:`pulumi.RunError` (nothing declared) on bad input.
 
@@ -58,7 +75,9 @@ def run(
     zones = our_zones(stack)
     zone_ids = lookup_zone_ids([*zones.values(), *(zone_of(d) for d in stack.domains)])
     checked = preflight(stack, desired, zone_ids, records=live_records, ses=live_identity, evidence=evidence)
-    providers = aws_providers(stack.domains)
+    if stack.reports is not None:
+        reports_preflight(stack.reports, live_rule_set)
+    providers = aws_providers(stack.domains, stack.reports.region if stack.reports else None)
     components: dict[str, SendingDomain] = {}
     for settings, rendered in zip(stack.domains, desired):
         for warning in rendered.warnings:
@@ -73,7 +92,40 @@ def run(
         )
         component = components[settings.domain] = SendingDomain(settings.domain, args)
         pulumi.export(settings.domain, domain_outputs(settings, component))
+    if stack.reports is not None:
+        reports = declare_reports(stack, zones, zone_ids, providers[stack.reports.region])
+        pulumi.export("reports", reports_outputs(reports))
     return components
+
+
+def declare_reports(
+    stack: StackSettings, zones: dict[str, ZoneRef], zone_ids: dict[ZoneRef, str], provider: aws.Provider
+) -> DmarcReports:
+    """The AWS side of ``reports:`` (its MX is one of the rendered records). The reports name is verified with
+    SES unless a domain identity of the stack in the receiving region covers it already."""
+    reports = stack.reports
+    assert reports is not None
+    verified = [d.domain for d in stack.domains if d.ses is not None and d.ses.region == reports.region]
+    zone = zones[containing_zone(reports.domain, zones) or ""]  # parse_settings: the name is in one of them
+    account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
+    args = DmarcReportsArgs(
+        reports, account, provider,
+        verify_in_zone=None if covering_identity(reports.domain, verified) else zone_ids[zone],
+        ttl=stack.ttl, comment=owner_comment(pulumi.get_stack()),
+    )
+    return DmarcReports(reports.domain, args)
+
+
+def reports_outputs(component: DmarcReports) -> dict[str, Any]:
+    """Where the reports land: what ``sending-domain dmarc ingest s3://BUCKET/PREFIX`` reads."""
+    return {
+        "bucket": component.bucket,
+        "prefix": component.prefix,
+        "address": component.address,
+        "region": component.region,
+        "rule_arn": component.rule_arn,
+        "s3_uri": component.bucket.apply(lambda b: s3_uri(b, component.prefix)),
+    }
 
 
 def prepare(
@@ -113,11 +165,11 @@ def lookup_zone_ids(zones: Iterable[ZoneRef]) -> dict[ZoneRef, str]:
     return ids
 
 
-def aws_providers(domains: Iterable[DomainSettings]) -> dict[str, aws.Provider]:
-    """One AWS provider per SES region, in the order the regions first appear."""
+def aws_providers(domains: Iterable[DomainSettings], reports_region: str | None = None) -> dict[str, aws.Provider]:
+    """One AWS provider per SES region (the domains', then the reports'), in the order the regions first appear."""
     providers: dict[str, aws.Provider] = {}
-    for settings in domains:
-        region = settings.ses.region if settings.ses else None
+    regions = [settings.ses.region if settings.ses else None for settings in domains] + [reports_region]
+    for region in regions:
         if region and region not in providers:
             providers[region] = aws.Provider(f"aws-{region}", region=region)
     return providers

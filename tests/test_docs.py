@@ -22,7 +22,7 @@ from typing import NoReturn
 import pytest
 
 from sending_domain.cli.main import build_parser
-from sending_domain.core import config
+from sending_domain.core import config, config_reports
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -261,7 +261,8 @@ def test_shell_lines_are_split_into_commands() -> None:
 
 
 def config_keys() -> set[str]:
-    return {k for name in dir(config) if name.startswith("_") and name.endswith("_KEYS") for k in getattr(config, name)}
+    keys = {k for name in dir(config) if name.startswith("_") and name.endswith("_KEYS") for k in getattr(config, name)}
+    return keys | set(config_reports.REPORTS_KEYS) | set(config_reports.RULE_SET_KEYS)
 
 
 def problem_codes() -> set[str]:

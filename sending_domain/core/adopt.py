@@ -13,9 +13,9 @@ its names; it returns one :class:`Step` per desired record and per live record t
 - ``block``: the deploy must not go ahead; the reason says why and what to do.
 
 Competing means in the same namespace (RFC 7208 §4.5: one ``v=spf1`` TXT per name; RFC 7489 §6.6.3: one
-``v=DMARC1``), any TXT at a DKIM selector name, any MX at the MAIL FROM name. A live DKIM key at a selector
-the stack publishes is never overwritten, even with ``adopt``: someone signs with it today. A CNAME at one of
-our names blocks (no other data may sit beside a CNAME, RFC 1034 §3.6.2).
+``v=DMARC1``), any TXT at a DKIM selector name, any MX at the MAIL FROM name or at the name receiving DMARC
+reports. A live DKIM key at a selector the stack publishes is never overwritten, even with ``adopt``: someone
+signs with it today. A CNAME at one of our names blocks (no other data may sit beside a CNAME, RFC 1034 §3.6.2).
 
 DMARC: the policy receivers apply today is where an adopted domain starts; lowering it needs ``dmarc.force``,
 and raising it moves one rung at a time like any deployment (:func:`~.dmarc.check_transition`).
@@ -39,18 +39,20 @@ def owner_comment(stack: str) -> str:
     return f"{OWNER_COMMENT} (stack {stack})"
 ACTIONS = ("create", "unchanged", "adopt", "update", "delete", "keep", "block")
 IMPORTED = ("unchanged", "adopt", "update")  # steps whose live record the program declares with import_
-_WHAT = {"spf": "SPF record", "dmarc": "DMARC record", "dkim": "TXT record", "mx": "MX record"}
+_WHAT = {"spf": "SPF record", "dmarc": "DMARC record", "dkim": "TXT record", "mx": "MX record", "reports-mx": "MX record"}
 _HARM = {  # what publishing ours beside a competing record would do
     "spf": "make two SPF records, a permerror for every receiver (RFC 7208 §4.5)",
     "dmarc": "make two DMARC records, which receivers ignore (RFC 7489 §6.6.3)",
     "dkim": "put two records at one selector",
     "mx": "give the MAIL FROM domain a second MX",
+    "reports-mx": "split the DMARC reports between SES and another mail server",
 }
 _DUPLICATE = {  # why a second competing record is deleted
     "spf": "a second SPF record at this name (two make SPF permerror, RFC 7208 §4.5): deleted",
     "dmarc": "a second DMARC record at this name (receivers then apply none, RFC 7489 §6.6.3): deleted",
     "dkim": "a second TXT record at this selector name: deleted",
     "mx": "an extra MX at the MAIL FROM name (SES wants exactly one): deleted",
+    "reports-mx": "an extra MX at the reports name (reports would go astray): deleted",
 }
 _MAX_CONTENT = 8192  # bytes of a live record's content read; Cloudflare's TXT limit is 2048 characters
 
@@ -238,7 +240,7 @@ def _competes(namespace: str, record: LiveRecord) -> bool:
         return is_spf_record(record.text)
     if namespace == "dmarc":
         return dmarc.is_dmarc_record(record.text)
-    return True  # dkim: any TXT at the selector name; mx: any MX at the MAIL FROM name
+    return True  # dkim: any TXT at the selector name; mx, reports-mx: any MX at that name
 
 
 def _slot_steps(slot: _Slot, competing: Sequence[LiveRecord], *, adopt: bool, reimport_own: bool = False) -> list[Step]:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.config_reader import Problems, Reader, Reason, enum_reason, open_mapping, range_check
+from sending_domain.core.config_reports import apply_reports, parse_reports
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.idn import to_a_label
 from sending_domain.core.records import is_hostname, normalize_name
@@ -39,7 +40,7 @@ from sending_domain.core.settings import (
     StackSettings,
 )
 
-_STACK_KEYS = ("defaults", "domains")
+_STACK_KEYS = ("defaults", "domains", "reports")
 _DEFAULTS_KEYS = ("ttl", "adopt")
 _DOMAIN_KEYS = ("domain", "zone", "zoneId", "ttl", "adopt", "reimportOwn", "senders", "spf", "dkim", "dmarc", "ses")
 _SPF_KEYS = ("all", "maxLookups", "maxBytes", "allowWide")
@@ -83,7 +84,10 @@ def _stack(raw: object, problems: Problems) -> StackSettings:
     domains = tuple(_domain(item, path, problems, ttl, adopt) for path, item in entries)
     _check_unique_domains(domains, [path for path, _ in entries], problems)
     _check_mail_from_names(domains, [path for path, _ in entries], problems)
-    return StackSettings(domains=domains, ttl=ttl)
+    reports = parse_reports(node, domains, [path for path, _ in entries], domain_name_reason)
+    if reports is not None and not problems:
+        domains = apply_reports(domains, reports)
+    return StackSettings(domains=domains, ttl=ttl, reports=reports)
 
 
 def _check_unique_domains(domains: Sequence[DomainSettings], paths: Sequence[str], problems: Problems) -> None:

@@ -8,8 +8,8 @@ changes found by the lock check join the same plan. :func:`render_text`, :func:`
 Only records in *our* namespace at a name are compared, so a site-verification TXT next to the SPF
 record never shows up: the SPF record at a name is the TXT starting ``v=spf1`` (RFC 7208 §4.5), the
 DMARC one ``v=DMARC1`` (RFC 7489 §6.6.3), the DKIM one ``v=DKIM1`` (or a tag list with ``p=`` and no
-``v=``, RFC 6376 §3.6.1), and every MX at the MAIL FROM name. Records we own but no longer want are
-deletes: chained ``_spfN.<domain>`` records past the ones the flattened set needs, and second
+``v=``, RFC 6376 §3.6.1), and every MX at the MAIL FROM name and at the reports name. Records we own but
+no longer want are deletes: chained ``_spfN.<domain>`` records past the ones the flattened set needs, and second
 SPF/DMARC/DKIM records at our names. TTLs are not compared (answers carry values only).
 
 A DKIM key's public half exists only after deployment (whatever its state: pending, active or retiring), so
@@ -45,12 +45,14 @@ _MISSING = {
     "dmarc-report-auth": "the report authorization is missing: DMARC reports to this domain are dropped (RFC 7489 §7.1)",
     "mail-from-mx": "the MAIL FROM MX is missing: SES cannot use the custom MAIL FROM domain",
     "mail-from-spf": "the MAIL FROM SPF record is missing: SPF cannot align for DMARC",
+    "reports-mx": "the MX of the reports name is missing: DMARC reports to it cannot be delivered",
 }
 _DUPLICATE = {
     "spf": "a second SPF record at this name: two v=spf1 records make SPF permerror (RFC 7208 §4.5)",
     "dmarc": "a second DMARC record at this name: receivers then apply no DMARC policy (RFC 7489 §6.6.3)",
     "dkim": "a second DKIM key record at this selector: verifiers may pick either (RFC 6376 §3.6.2.2)",
     "mx": "an extra MX at the MAIL FROM domain: SES wants exactly one feedback MX",
+    "reports-mx": "an extra MX at the reports name: some DMARC reports go to another server",
 }
 
 
@@ -316,7 +318,7 @@ def _in_namespace(namespace: str, value: str) -> bool:
         return dmarc.is_dmarc_record(value)
     if namespace == "dkim":
         return bool(_DKIM.match(value)) or _is_versionless_dkim(value)
-    return namespace == "mx"
+    return namespace in ("mx", "reports-mx")  # any MX at the MAIL FROM name or the reports name
 
 
 def _is_versionless_dkim(value: str) -> bool:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sending_domain.core import dkim, dmarc
 from sending_domain.core.records import Record, containing_zone
+from sending_domain.core.reports import MX_PRIORITY, inbound_smtp_host
 from sending_domain.core.settings import DomainSettings, StackSettings
 from sending_domain.core.spf.flatten import FlattenOptions, Flattened
 
@@ -35,10 +36,11 @@ class ZoneRef:
 
 
 # The namespace of each purpose: what else at the record's name competes with it (one SPF record per name,
-# RFC 7208 §4.5; one DMARC record, RFC 7489 §6.6.3; the DKIM key at a selector; the MX at the MAIL FROM name).
+# RFC 7208 §4.5; one DMARC record, RFC 7489 §6.6.3; the DKIM key at a selector; the MX at the MAIL FROM name;
+# the MX at the name that receives DMARC reports).
 NAMESPACE = {
     "spf": "spf", "spf-chain": "spf", "mail-from-spf": "spf", "dkim": "dkim",
-    "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx",
+    "dmarc": "dmarc", "dmarc-report-auth": "dmarc", "mail-from-mx": "mx", "reports-mx": "reports-mx",
 }
 
 
@@ -47,7 +49,7 @@ class DesiredRecord:
     key: str  # stable logical name, e.g. "example.com-dkim-s2026a"
     zone: ZoneRef
     record: Record
-    purpose: str  # spf | spf-chain | dkim | dmarc | dmarc-report-auth | mail-from-mx | mail-from-spf
+    purpose: str  # spf | spf-chain | dkim | dmarc | dmarc-report-auth | mail-from-mx | mail-from-spf | reports-mx
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ def render_domain(
         mail_from = settings.ses.mail_from
         out.append(DesiredRecord(f"{domain}-mail-from-mx", zone, Record.mx(mail_from, ses_feedback_host(settings.ses.region), 10, ttl), "mail-from-mx"))
         out.append(DesiredRecord(f"{domain}-mail-from-spf", zone, Record.txt(mail_from, SES_SPF, ttl), "mail-from-spf"))
+    if settings.reports_mx is not None:  # the stack's reports: section, published with this domain's records
+        reports = settings.reports_mx
+        mx = Record.mx(reports.domain, inbound_smtp_host(reports.region), MX_PRIORITY, ttl)
+        out.append(DesiredRecord(f"{domain}-dmarc-reports-mx", _zone_for(reports.domain, zones), mx, "reports-mx"))
     warned = tuple(spf.warnings) + tuple(warnings)
     return DesiredDomain(domain, tuple(out), tuple(pending), spf, dmarc_rec.value, warned, policy, spf_root_text(settings))
 

@@ -15,6 +15,7 @@ from sending_domain.core.dkim import KeyState as DkimState
 from sending_domain.core.dmarc import Alignment
 from sending_domain.core.dmarc import Policy as DmarcPolicyName
 from sending_domain.core.records import normalize_name
+from sending_domain.core.reports import DEFAULT_LOCAL_PART, DEFAULT_PREFIX, DEFAULT_RULE_NAME
 from sending_domain.core.senders import spf_term
 
 # Each Literal sits next to the tuple a checker uses at run time (a Literal cannot be built from a tuple);
@@ -94,6 +95,35 @@ class SesSettings:
 
 
 @dataclass(frozen=True)
+class ReportsSettings:
+    """The stack's ``reports:`` section: receive DMARC aggregate reports with SES into an S3 bucket.
+
+    ``domain`` is the full name that receives them (its MX points to SES inbound in ``region``); reports go to
+    ``local_part@domain``. ``rule_set`` names the receipt rule set the rule joins: an existing, active one, or,
+    with ``activate``, one the stack creates and activates. ``bucket`` None: Pulumi names the bucket.
+    """
+
+    domain: str
+    region: str
+    rule_set: str
+    activate: bool = False
+    local_part: str = DEFAULT_LOCAL_PART
+    bucket: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    expire_days: int | None = None  # delete stored mail after this many days (None: keep it)
+    rule_name: str = DEFAULT_RULE_NAME
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain}"
+
+    @property
+    def rua(self) -> str:
+        """The ``rua`` URI every domain of the stack publishes (RFC 7489 §6.2)."""
+        return f"mailto:{self.address}"
+
+
+@dataclass(frozen=True)
 class DomainSettings:
     """One sending domain: its Cloudflare zone (by name or id), senders, SPF, DKIM, DMARC and SES."""
 
@@ -108,6 +138,7 @@ class DomainSettings:
     ses: SesSettings | None = None
     adopt: bool = False  # take over live records (and an SES identity) not created by this stack
     reimport_own: bool = False  # the Pulumi state lost this domain: import the records this program published too
+    reports_mx: ReportsSettings | None = None  # set on the one domain whose records publish the reports MX
 
     @property
     def spf_terms(self) -> tuple[str, ...]:
@@ -138,6 +169,7 @@ class StackSettings:
 
     domains: tuple[DomainSettings, ...]
     ttl: int = DEFAULT_TTL
+    reports: ReportsSettings | None = None  # receive DMARC aggregate reports (the ``reports:`` section)
 
     def domain(self, name: str) -> DomainSettings:
         """The settings of ``name``; ``KeyError`` when the stack has no such domain."""

@@ -1,4 +1,4 @@
-"""Every DNS check of one domain, in report order (pure): SPF, DKIM, DMARC, MAIL FROM, alignment."""
+"""Every DNS check of one domain, in report order (pure): SPF, DKIM, DMARC, MAIL FROM, the reports MX, alignment."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sending_domain.verify.record_checks import (
     dkim_checks,
     dmarc_checks,
     mail_from_checks,
+    reports_checks,
 )
 from sending_domain.verify.spf_checks import spf_checks
 
@@ -25,5 +26,6 @@ def dns_checks(desired: DesiredDomain, settings: DomainSettings, observed: Obser
         *dkim_checks(desired, settings, observed),
         *dmarc_checks(desired, settings, observed),
         *mail_from_checks(settings, observed),
+        *reports_checks(settings, observed),
         *alignment_checks(settings, desired.dmarc_policy, live_dmarc),
     ]

@@ -92,4 +92,6 @@ def questions(desired: DesiredDomain, settings: DomainSettings) -> list[Question
     asked += [(name, "TXT") for name in external_report_names(settings.domain, desired.dmarc_policy)]
     if settings.ses is not None:
         asked += [(settings.ses.mail_from, "MX"), (settings.ses.mail_from, "TXT")]
+    if settings.reports_mx is not None:
+        asked.append((settings.reports_mx.domain, "MX"))
     return sorted(set(asked))

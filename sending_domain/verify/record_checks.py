@@ -6,6 +6,7 @@
 - ``dmarc.policy``             — its tags equal the configured stage.
 - ``dmarc.report-auth.<dest>`` — ``<domain>._report._dmarc.<dest>`` exists (RFC 7489 §7.1).
 - ``mail-from.mx`` / ``mail-from.spf`` — the SES custom MAIL FROM records.
+- ``reports.mx``               — the MX of the name receiving the stack's DMARC reports (``reports:``).
 - ``alignment.spf`` / ``alignment.dkim`` — MAIL FROM and DKIM ``d=`` align with the From domain.
 """
 
@@ -18,6 +19,7 @@ from sending_domain.core.checks import CheckResult, errored, failed, passed, war
 from sending_domain.core.dnsdata import Answer
 from sending_domain.core.errors import SpfSyntaxError
 from sending_domain.core.render import SES_SPF, DesiredDomain, ses_feedback_host
+from sending_domain.core.reports import inbound_smtp_host
 from sending_domain.core.settings import DkimKeySettings, DomainSettings
 from sending_domain.core.spf.terms import parse_record
 from sending_domain.verify.observed import ObservedDns, Unanswered, external_report_names
@@ -176,18 +178,35 @@ def mail_from_checks(settings: DomainSettings, observed: ObservedDns) -> list[Ch
 
 
 def check_mail_from_mx(host: str, region: str, answer: Answer | Unanswered) -> CheckResult:
-    check = "mail-from.mx"
-    want = ses_feedback_host(region)
+    return _one_mx("mail-from.mx", host, ses_feedback_host(region), answer,
+                   missing="SES falls back to amazonses.com and SPF cannot align", where=f"the identity is in {region}")
+
+
+def reports_checks(settings: DomainSettings, observed: ObservedDns) -> list[CheckResult]:
+    """The MX of the name receiving the stack's DMARC reports, on the domain that publishes it."""
+    reports = settings.reports_mx
+    if reports is None:
+        return []
+    return [check_reports_mx(reports.domain, reports.region, observed.get(reports.domain, "MX"))]
+
+
+def check_reports_mx(host: str, region: str, answer: Answer | Unanswered) -> CheckResult:
+    return _one_mx("reports.mx", host, inbound_smtp_host(region), answer,
+                   missing="DMARC reports to it cannot be delivered", where=f"reports are received in {region}")
+
+
+def _one_mx(check: str, host: str, want: str, answer: Answer | Unanswered, *, missing: str, where: str) -> CheckResult:
+    """Exactly one ``MX 10 want`` at ``host``, as SES documents it."""
     hint = f"publish exactly one MX 10 {want} at {host}; {DEPLOY_HINT}"
     if isinstance(answer, Unanswered):
         return errored(check, f"MX {host}: {answer.reason}")
     if not answer.values:
-        return failed(check, f"no MX at {host}; SES falls back to amazonses.com and SPF cannot align", hint)
+        return failed(check, f"no MX at {host}; {missing}", hint)
     if len(answer.values) > 1:
         return failed(check, f"{len(answer.values)} MX records at {host} ({', '.join(answer.values)}); SES wants exactly one", hint)
     preference, exchange = answer.values[0].split(" ", 1)
     if exchange != want:
-        return failed(check, f"MX at {host} points to {exchange}, not {want} (the identity is in {region})", hint)
+        return failed(check, f"MX at {host} points to {exchange}, not {want} ({where})", hint)
     if preference != "10":
         return warned(check, f"MX {preference} {exchange} (SES documents preference 10)", hint)
     return passed(check, f"MX 10 {want}")

@@ -64,6 +64,20 @@ def test_plan_zone_by_id_is_null_with_the_id_beside_it(capsys: pytest.CaptureFix
     assert records and {(r["zone"], r["zone_id"]) for r in records} == {(None, "023e105f4ecef8ad9ca31a8372d0c353")}
 
 
+def test_plan_with_reports_shows_the_mx_and_the_authorisation(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "Pulumi.reports.yaml"
+    text = EXAMPLE.read_text(encoding="utf-8")
+    reports = "\n    reports: {domain: dmarc-reports.example.com, region: eu-west-1, ruleSet: {name: inbound-main}}\n"
+    config.write_text(text + reports, encoding="utf-8")
+    shutil.copy(ROOT / "stacks" / "spf.lock.json", tmp_path / "spf.lock.json")
+    code, out, err = run(capsys, "plan", "--config", str(config), "--json")
+    assert code == 0, err
+    records = {(r["purpose"], r["name"]): r for d in valid("plan", out)["domains"] for r in d["records"]}
+    mx = records[("reports-mx", "dmarc-reports.example.com")]
+    assert (mx["type"], mx["value"], mx["priority"], mx["zone"]) == ("MX", "inbound-smtp.eu-west-1.amazonaws.com", 10, "example.com")
+    assert ("dmarc-report-auth", "news.example.org._report._dmarc.dmarc-reports.example.com") in records
+
+
 @pytest.mark.parametrize(
     ("args", "code", "error"),
     [

@@ -36,6 +36,18 @@ GET_ZONE = "cloudflare:index/getZone:getZone"
 GET_DNS_RECORDS = "cloudflare:index/getDnsRecords:getDnsRecords"
 DNS_RECORD_REMOVAL = "pulumi-python:dynamic/sending-domain:DnsRecordRemoval"
 ACCOUNT = "123456789012"
+DMARC_REPORTS = "sending-domain:index:DmarcReports"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+RULE_SET = "aws:ses/receiptRuleSet:ReceiptRuleSet"
+ACTIVE_RULE_SET = "aws:ses/activeReceiptRuleSet:ActiveReceiptRuleSet"
+RECEIPT_RULE = "aws:ses/receiptRule:ReceiptRule"
+DOMAIN_IDENTITY = "aws:ses/domainIdentity:DomainIdentity"
+GET_CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+VERIFICATION_TOKEN = "QGYqY9S3lCxSZ1Dv0ZtTq8u8nlHMxS9bt7YqWcCs0e4="
 
 KeySource = Callable[[str, str], str]  # (selector, algorithm) → private key PEM
 
@@ -91,8 +103,13 @@ class ProgramMocks(pulumi.runtime.Mocks):
             outs.update(stage_outputs(outs))
         elif args.typ == EMAIL_IDENTITY:
             outs["arn"] = f"arn:aws:ses:eu-west-1:{ACCOUNT}:identity/{outs['emailIdentity']}"
+        elif args.typ == BUCKET:
+            outs.setdefault("bucket", f"{args.name}-0a1b2c3")  # Pulumi's auto-name: logical name and a suffix
+            outs["arn"] = f"arn:aws:s3:::{outs['bucket']}"
+        elif args.typ == DOMAIN_IDENTITY:
+            outs["verificationToken"] = VERIFICATION_TOKEN
         self.outputs[args.name] = outs
-        return f"{args.name}-id", outs
+        return (outs["bucket"] if args.typ == BUCKET else f"{args.name}-id"), outs  # a bucket's id is its name
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.calls.append((args.token, dict(args.args)))
@@ -103,6 +120,8 @@ class ProgramMocks(pulumi.runtime.Mocks):
             name = args.args["name"]["exact"]
             found = [r for r in self.live.get(args.args["zoneId"], []) if r["name"] == name]
             return {"results": found}
+        if args.token == GET_CALLER_IDENTITY:
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "id": ACCOUNT, "userId": "TEST"}
         raise AssertionError(f"unexpected call {args.token}")
 
 

@@ -62,9 +62,13 @@ PUBLISHED = {  # the live form of every desired record, plus a good record for e
 
 def live(changes: dict[Question, tuple[str, ...] | None] | None = None) -> dict[Question, Answer]:
     """Answers to every question: the published values with ``changes`` applied (None = the name is gone)."""
-    values = {**PUBLISHED, **(changes or {})}
+    return answers(DESIRED, {**PUBLISHED, **(changes or {})})
+
+
+def answers(desired: list[DesiredDomain], values: dict[Question, tuple[str, ...] | None]) -> dict[Question, Answer]:
+    """Answers to every question ``compare`` asks about ``desired``, from ``values`` (missing or None: NXDOMAIN)."""
     observed: dict[Question, Answer] = {}
-    while todo := questions(DESIRED, observed) - observed.keys():
+    while todo := questions(desired, observed) - observed.keys():
         for question in todo:
             found = values.get(question)
             observed[question] = Answer("ok", found) if found else Answer("nxdomain")
