@@ -5,6 +5,10 @@ SQLite) and ``dmarc status``'s (choose the reports, sum the rows in SQL, classif
 PASS or MISS against the issue's targets (ingest under 60 s on two cores, each query under 2 s). Exit code 0 when
 both pass.
 
+``--s3 N`` measures something else: ``dmarc ingest s3://`` run twice over a bucket of N small gzip reports in
+moto's in-process S3, the second run listing the bucket and downloading nothing (GetObject calls counted through
+botocore's event hook). Exit code 0 when the second run made no GetObject call.
+
 The set: example.com of the example stack, 30 days × 4 reporters in their styles (zip in an email, gzip,
 RFC 9990 XML, double gzip), each report ``rows / (30 × 4)`` records. Sources are drawn from a pool of addresses
 (SES and Google networks from the SPF lock, the office relay, the partner, forwarders and spoofers), as a real
@@ -13,6 +17,7 @@ domain's reports name a few thousand distinct sources, not a million.
 Run from the repository root::
 
     .venv/bin/python -m benchmarks.dmarc_bench [--rows 1000000] [--jobs 2] [--json] [--keep DIR]
+    .venv/bin/python -m benchmarks.dmarc_bench --s3 20000 [--jobs 2] [--json]
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: make `tests` and `sending_doma
 
 from sending_domain.core.dmarc_gate import domain_status  # noqa: E402
 from sending_domain.desired import read_lock  # noqa: E402
-from sending_domain.dmarc_ingest import file_inputs, ingest  # noqa: E402
+from sending_domain.dmarc_ingest import file_inputs, ingest, s3_inputs  # noqa: E402
 from sending_domain.dmarc_store import ReportStore  # noqa: E402
 from sending_domain.stack import load_stack  # noqa: E402
 from tests.dmarc_reports import REPORTERS, _deliver, example_streams, report_xml  # noqa: E402
@@ -119,13 +124,87 @@ def run(rows: int, jobs: int, keep: Path | None) -> dict:
             shutil.rmtree(work, ignore_errors=True)
 
 
+def run_s3(objects: int, jobs: int, records: int = 20) -> dict:
+    """Two ingests of an S3 prefix of ``objects`` gzip reports (``records`` rows each) in moto's S3: the first
+    downloads every object, the second only lists them."""
+    import boto3
+    from moto import mock_aws
+
+    os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "testing")
+    work = Path(tempfile.mkdtemp(prefix="dmarc-s3-bench-"))
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3")
+            s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]})
+            started = time.perf_counter()
+            _put_reports(s3, objects, records)
+            put_s = time.perf_counter() - started
+            started = time.perf_counter()
+            for _ in s3.get_paginator("list_objects_v2").paginate(Bucket="reports", Prefix="inbound/"):
+                pass
+            list_s = time.perf_counter() - started
+            gets: list[str] = []
+            s3.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: gets.append(params["Key"]))
+            runs = []
+            with ReportStore(work / "reports.sqlite") as store:
+                for _ in range(2):
+                    gets.clear()
+                    started = time.perf_counter()
+                    outcomes = ingest(s3_inputs("s3://reports/inbound/", s3, store.read_before), store, jobs=jobs)
+                    runs.append({"seconds": round(time.perf_counter() - started, 2), "get_object_calls": len(gets),
+                                 "stored": sum(o.status == "stored" for o in outcomes),
+                                 "known": sum(o.status == "known" for o in outcomes)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"objects": objects, "records_per_object": records, "jobs": jobs, "put_s": round(put_s, 2), "list_s": round(list_s, 2),
+            "first": runs[0], "second": runs[1],
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _put_reports(s3: object, objects: int, records: int, seed: int = 3) -> None:
+    """``objects`` small Yahoo-style gzip reports under ``inbound/``, one a day in turn over the benchmark's days."""
+    settings = load_stack(config_file=ROOT / "stacks" / "Pulumi.example.yaml").settings.domain("example.com")
+    lock = read_lock(ROOT / "stacks" / "spf.lock.json")
+    assert lock is not None
+    rng = random.Random(seed)
+    streams = list(example_streams(settings, lock, seed=seed).values())
+    reporter = next(r for r in REPORTERS if r.style == "gzip")
+    for n in range(objects):
+        rows = [(f"192.0.2.{rng.randrange(1, 255)}", rng.randint(1, 40), s.dkim_aligned, s.spf_aligned, "example.com",
+                 s.envelope_from, s.dkim, s.reasons, s.spf_result) for s in rng.choices(streams, k=records)]
+        day = FIRST_DAY + n % DAYS
+        xml = report_xml("example.com", reporter, f"s3-{n}", day * 86400, day * 86400 + 86399, ("none", 100), rows)
+        s3.put_object(Bucket="reports", Key=f"inbound/{n:08d}", Body=gzip.compress(xml))  # type: ignore[attr-defined]
+
+
+def main_s3(objects: int, jobs: int, as_json: bool) -> int:
+    result = run_s3(objects, jobs)
+    first, second = result["first"], result["second"]
+    ok = second["get_object_calls"] == 0 and second["known"] == objects
+    if as_json:
+        print(json.dumps({**result, "pass": ok}, indent=2))
+    else:
+        print(f"{objects} objects of {result['records_per_object']} rows in moto's S3, {jobs} jobs, {result['machine']}, {result['date']}")
+        for name, r in (("first", first), ("second", second)):
+            print(f"{name} run: {r['seconds']} s, {r['get_object_calls']} GetObject calls, {r['stored']} stored, {r['known']} known")
+        print(f"listing the prefix alone: {result['list_s']} s; second run / first: "
+              f"{second['seconds'] / max(first['seconds'], 1e-9):.1%} — {'PASS' if ok else 'MISS'} (target: no GetObject call)")
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", metavar="DIR", help="write the reports and the database here and keep them")
+    parser.add_argument("--s3", type=int, metavar="N", help="instead: ingest N S3 objects (moto) twice, the second run incremental")
     args = parser.parse_args(argv)
+    if args.s3:
+        return main_s3(args.s3, args.jobs, args.json)
     result = run(args.rows, args.jobs, Path(args.keep) if args.keep else None)
     ok_ingest = result["ingest_s"] < INGEST_TARGET
     ok_query = all(q["seconds"] < QUERY_TARGET for q in result["queries"].values())

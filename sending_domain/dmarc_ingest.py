@@ -5,6 +5,10 @@ Inputs are files (``.xml``, ``.xml.gz``, ``.zip``, ``.eml``, mbox; a folder mean
 :data:`~.core.dmarc_payload.MAX_INPUT` bytes, unwrapped (:mod:`~.core.dmarc_payload`) and parsed
 (:mod:`~.core.dmarc_report`) in worker processes; the reports are stored by this process, in batches. Every
 report ends as one :class:`Outcome`: stored, duplicate or refused (with the reason), and its warnings.
+
+S3 is read incrementally: the store remembers every object read (bucket, key, ETag, size) and what became of it,
+and an object listed again with the same ETag and size is not downloaded: it ends as ``known`` (with the earlier
+refusal as its reason when it was refused), one outcome for the whole object.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from sending_domain.core.dmarc_payload import MAX_INPUT, MAX_XML, PayloadError, 
 from sending_domain.core.dmarc_report import Report, ReportRefused, parse_report
 from sending_domain.core.errors import ConfigError, Problem, SendingDomainError
 from sending_domain.core.text import printable
-from sending_domain.dmarc_store import ReportStore
+from sending_domain.dmarc_store import ObjectRead, ReportStore, S3Object
 
 BATCH_ROWS = 200_000  # rows per database transaction
+BATCH_OBJECTS = 10_000  # S3 objects without a report to store (spam, refusals) remembered per transaction
 MAX_FILES = 1_000_000  # inputs in one run
 
 
@@ -40,6 +45,7 @@ class Outcome:
 
     name: str
     status: str  # stored | duplicate | refused | skipped (not a report: an email without one)
+    #              | known (an S3 object read before, not downloaded: ``reason`` says when it was refused)
     reason: str = ""
     warnings: tuple[str, ...] = ()
     reporter: str = ""
@@ -55,11 +61,19 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Input:
-    """One file (``path``) or one downloaded object (``data``), named as the user will read it."""
+    """One file (``path``) or one downloaded object (``data``), named as the user will read it; an S3 object
+    knows its ``origin`` (to be remembered once read), and one refused before it is downloaded says why
+    (``refused``)."""
 
     name: str
     path: str | None = None
     data: bytes | None = None
+    origin: S3Object | None = None
+    refused: str = ""
+
+
+Seen = Callable[[S3Object], ObjectRead | None]  # what became of this version of an object when it was read
+Result = list[tuple[Report | None, Outcome]]  # the reports found in one input, each with its outcome
 
 
 # --- finding inputs -------------------------------------------------------------------------------------------
@@ -84,25 +98,29 @@ def file_inputs(paths: Sequence[str]) -> Iterator[Input | Outcome]:
             yield Input(printable(str(file)), path=str(file))
 
 
-def s3_inputs(url: str, client: Any) -> Iterator[Input | Outcome]:
-    """Every object under ``s3://BUCKET/PREFIX``, downloaded up to the input cap (larger ones are refused unread)."""
+def s3_inputs(url: str, client: Any, read_before: Seen | None = None) -> Iterator[Input | Outcome]:
+    """Every object under ``s3://BUCKET/PREFIX``, downloaded up to the input cap (larger ones are refused unread).
+    An object ``read_before`` knows in this version (same ETag and size) is not downloaded: it is ``known``."""
     bucket, _, prefix = url[len("s3://"):].partition("/")
     if not bucket:
         raise ConfigError(Problem("", "s3-url", f"{printable(url)!r} names no bucket; write s3://BUCKET/PREFIX"))
-    for key, size in _s3_objects(client, bucket, prefix):
-        name = printable(f"s3://{bucket}/{key}")
-        if size > MAX_INPUT:
-            yield Outcome(name, "refused", f"{size} bytes, over the cap of {MAX_INPUT} for one input")
-            continue
-        yield Input(name, data=_s3_get(client, bucket, key))
+    for obj in _s3_objects(client, bucket, prefix):
+        name = printable(f"s3://{bucket}/{obj.key}")
+        seen = read_before(obj) if read_before is not None else None
+        if seen is not None:
+            yield Outcome(name, "known", f"refused before: {seen.reason}" if seen.status == "refused" else "")
+        elif obj.size > MAX_INPUT:
+            yield Input(name, origin=obj, refused=f"{obj.size} bytes, over the cap of {MAX_INPUT} for one input")
+        else:
+            yield Input(name, data=_s3_get(client, bucket, obj.key), origin=obj)
 
 
-def _s3_objects(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+def _s3_objects(client: Any, bucket: str, prefix: str) -> Iterator[S3Object]:
     with _s3_errors(f"s3://{bucket}/{prefix}"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/"):
-                    yield item["Key"], int(item.get("Size", 0))
+                    yield S3Object(bucket, item["Key"], str(item.get("ETag", "")).strip('"'), int(item.get("Size", 0)))
 
 
 def _s3_get(client: Any, bucket: str, key: str) -> bytes:
@@ -144,6 +162,8 @@ def read_input(item: Input, max_xml: int = MAX_XML) -> list[tuple[Report | None,
 
 
 def _read_input(item: Input, max_xml: int) -> list[tuple[Report | None, Outcome]]:
+    if item.refused:
+        return [(None, Outcome(item.name, "refused", item.refused))]
     data = item.data
     if data is None:
         try:
@@ -188,26 +208,28 @@ def _no_gc() -> Iterator[None]:
 def ingest(inputs: Iterable[Input | Outcome], store: ReportStore, *, jobs: int = 1,
            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Read every input (in ``jobs`` worker processes when more than one) and store its reports; the outcomes in
-    input order."""
+    input order. Each S3 object read is remembered in the transaction that stores its last report (or a later
+    one), so an object whose reports were lost in a crash is read again."""
     outcomes: list[Outcome] = []
     pending: list[tuple[Report, Outcome]] = []
     pending_rows = 0
+    read: list[ObjectRead] = []
 
     def emit(outcome: Outcome) -> None:
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
 
-    def flush() -> None:
-        nonlocal pending, pending_rows
-        if pending:
-            statuses = store.add((report, outcome.name) for report, outcome in pending)
+    def flush(last: bool = False) -> None:
+        nonlocal pending, pending_rows, read
+        if pending or (read and (last or len(read) >= BATCH_OBJECTS)):
+            statuses = store.add(((report, outcome.name) for report, outcome in pending), read)
             for (_, outcome), status in zip(pending, statuses):
                 emit(_with_status(outcome, status))
-        pending, pending_rows = [], 0
+            pending, pending_rows, read = [], 0, []
 
     with _no_gc():
-        for result in _read_all(inputs, jobs):
+        for item, result in _read_all(inputs, jobs):
             for report, outcome in result:
                 if report is None:
                     flush()
@@ -217,27 +239,41 @@ def ingest(inputs: Iterable[Input | Outcome], store: ReportStore, *, jobs: int =
                 pending_rows += len(report.rows)
                 if pending_rows >= BATCH_ROWS:
                     flush()
-        flush()
+            if isinstance(item, Input) and item.origin is not None:
+                read.append(_object_read(item.origin, [outcome for _, outcome in result]))
+        flush(last=True)
     return outcomes
 
 
-def _read_all(inputs: Iterable[Input | Outcome], jobs: int) -> Iterator[list[tuple[Report | None, Outcome]]]:
+def _object_read(origin: S3Object, outcomes: list[Outcome]) -> ObjectRead:
+    """An object is ``refused`` when any part of it was (the first refusal is kept, naming the part inside the
+    object when it is one: ``report.zip!report.xml: ...``), else ``read``."""
+    name = printable(f"s3://{origin.bucket}/{origin.key}")
+    for outcome in outcomes:
+        if outcome.status == "refused":
+            part = outcome.name[len(name) + 1:] if outcome.name.startswith(name + "!") else ""
+            return ObjectRead(origin, "refused", f"{part}: {outcome.reason}" if part else outcome.reason)
+    return ObjectRead(origin, "read")
+
+
+def _read_all(inputs: Iterable[Input | Outcome], jobs: int) -> Iterator[tuple[Input | Outcome, Result]]:
+    """Each input with its reports, in input order."""
     if jobs <= 1:
         for item in inputs:
-            yield [(None, item)] if isinstance(item, Outcome) else read_input(item)
+            yield item, [(None, item)] if isinstance(item, Outcome) else read_input(item)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        window: list[Any] = []
+        window: list[tuple[Input | Outcome, Any]] = []
         for item in inputs:
-            window.append(item if isinstance(item, Outcome) else pool.submit(read_input, item))
+            window.append((item, item if isinstance(item, Outcome) else pool.submit(read_input, item)))
             if len(window) >= jobs * 4:
-                yield _result(window.pop(0))
+                yield _result(*window.pop(0))
         while window:
-            yield _result(window.pop(0))
+            yield _result(*window.pop(0))
 
 
-def _result(entry: Any) -> list[tuple[Report | None, Outcome]]:
-    return [(None, entry)] if isinstance(entry, Outcome) else entry.result()
+def _result(item: Input | Outcome, entry: Any) -> tuple[Input | Outcome, Result]:
+    return item, [(None, entry)] if isinstance(entry, Outcome) else entry.result()
 
 
 def _with_status(outcome: Outcome, status: str) -> Outcome:

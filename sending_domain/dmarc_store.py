@@ -12,8 +12,16 @@ of its XML.
 everything that decides whether a report counts. Reporters that cover the same day share a bucket, so the tallies
 grow with days × sources, not with reports, and a status query reads them in their primary-key order.
 
+``s3_objects`` remembers each S3 object read (bucket, key, ETag, size) and what became of it (``read``, or
+``refused`` with the reason), written in the same transaction as the object's reports: an ingest over the same
+prefix skips the objects it already read, unless their ETag or size changed.
+
 The file is written in WAL mode, one transaction per batch of reports, so a crash loses at most the batch being
 written and readers never see half a report.
+
+Schema versions (``PRAGMA user_version``): 1 the reports, rows and tallies; 2 adds ``s3_objects``. Every table is
+created if it does not exist, so opening an older file brings it to this version in one transaction, and the data
+it holds is kept as it is; a file of a newer version than this program knows is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 from sending_domain.core.dmarc_evidence import Facts, Tally
@@ -29,7 +38,7 @@ from sending_domain.core.dmarc_gate import ReportHead
 from sending_domain.core.dmarc_report import Report
 from sending_domain.core.errors import ConfigError, Problem, SendingDomainError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: s3_objects
 DB_FILE = "dmarc-reports.sqlite"
 BUSY_WAIT = 120.0  # seconds to wait for another ingest writing the same file
 DAY = 86400
@@ -98,7 +107,37 @@ CREATE VIEW IF NOT EXISTS report_rows AS
     SELECT w.report, a.ip AS source_ip, w.count, w.disposition, f.dkim_aligned, f.spf_aligned, f.header_from,
            f.envelope_from, f.dkim, f.spf, f.reasons
     FROM rows w JOIN addresses a ON a.id = w.source JOIN facts f ON f.id = w.facts;
+CREATE TABLE IF NOT EXISTS s3_objects (
+    bucket TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
 """
+MAX_REASON = 300  # characters of a refusal kept for an S3 object
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One version of an S3 object, as the listing shows it: the ETag and size change when its content does."""
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ObjectRead:
+    """What became of an S3 object that was read: ``read`` (its reports stored or known, or not a report) or
+    ``refused`` (one of its reports, or the object itself), with the first refusal's reason."""
+
+    object: S3Object
+    status: str
+    reason: str = ""
 
 
 def default_path(stack_dir: Path) -> Path:
@@ -130,12 +169,21 @@ class ReportStore:
             raise ConfigError(Problem("", "db-unreadable", f"cannot use {path} as the report database: {e}"), source=str(path)) from None
 
     def _schema(self) -> None:
+        """A new file gets every table; one of an older version (0 is a new file) the tables it lacks, in one
+        transaction with its new version number; one of this version is left alone (``status`` never writes)."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            message = f"the report database has schema version {version}; this sending-domain reads {SCHEMA_VERSION}"
+        if version == SCHEMA_VERSION:
+            return
+        if not 0 <= version < SCHEMA_VERSION:
+            message = (f"the report database has schema version {version}; this sending-domain reads {SCHEMA_VERSION}"
+                       " and older: upgrade sending-domain")
             raise ConfigError(Problem("", "db-version", message), source=str(self.path))
-        self.db.executescript(_SCHEMA)
-        self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            self.db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     def __enter__(self) -> ReportStore:
         return self
@@ -148,8 +196,9 @@ class ReportStore:
 
     # --- writing ---------------------------------------------------------------------------------------------
 
-    def add(self, reports: Iterable[tuple[Report, str]]) -> list[str]:
-        """Store each (report, source) in one transaction; per report ``stored`` or ``duplicate``."""
+    def add(self, reports: Iterable[tuple[Report, str]], objects: Iterable[ObjectRead] = ()) -> list[str]:
+        """Store each (report, source) and remember each S3 object read, in one transaction; per report ``stored``
+        or ``duplicate``. An object is remembered with its reports, never before them: a crash loses both."""
         outcomes: list[str] = []
         cur = self.db.cursor()
         try:
@@ -159,6 +208,12 @@ class ReportStore:
         try:
             for report, source in reports:
                 outcomes.append(self._add_one(cur, report, source))
+            cur.executemany(
+                "INSERT INTO s3_objects VALUES (?,?,?,?,?,?) ON CONFLICT (bucket, key) DO UPDATE SET"
+                " etag = excluded.etag, size = excluded.size, status = excluded.status, reason = excluded.reason",
+                ((o.object.bucket, o.object.key, o.object.etag, o.object.size, o.status, o.reason[:MAX_REASON])
+                 for o in objects),
+            )
             cur.execute("COMMIT")
         except BaseException as e:
             if self.db.in_transaction:
@@ -224,6 +279,16 @@ class ReportStore:
         return found
 
     # --- reading ---------------------------------------------------------------------------------------------
+
+    def read_before(self, obj: S3Object) -> ObjectRead | None:
+        """What became of this version of the object (same bucket, key, ETag and size) when it was read, or
+        ``None`` when it was not (never, or another version). An object without an ETag is never known."""
+        if not obj.etag:
+            return None
+        found = self.db.execute(
+            "SELECT status, reason FROM s3_objects WHERE bucket = ? AND key = ? AND etag = ? AND size = ?",
+            (obj.bucket, obj.key, obj.etag, obj.size)).fetchone()
+        return ObjectRead(obj, *found) if found else None
 
     def reports(self, domain: str) -> list[ReportHead]:
         """Every report about ``domain`` (policy_published/domain), oldest first."""

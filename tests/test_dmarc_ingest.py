@@ -1,4 +1,5 @@
-"""``dmarc ingest`` and ``dmarc status`` end to end: files and S3 (moto), duplicates, a hostile batch, exit codes."""
+"""``dmarc ingest`` and ``dmarc status`` end to end: files and S3 (moto, incremental), duplicates, a hostile batch,
+exit codes, a database of the previous schema version."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import gzip
 import json
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -16,7 +20,7 @@ from tests.cli.test_json_contract import valid
 from sending_domain.cli.main import main
 from sending_domain.desired import read_lock
 from sending_domain.dmarc_ingest import file_inputs, ingest, s3_inputs
-from sending_domain.dmarc_store import ReportStore
+from sending_domain.dmarc_store import SCHEMA_VERSION, ReportStore
 from sending_domain.stack import load_stack
 from tests.dmarc_reports import example_streams, unaligned_partner, write_report_set
 
@@ -24,6 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "stacks" / "Pulumi.example.yaml"
 SETTINGS = load_stack(config_file=EXAMPLE).settings.domain("example.com")
 LOCK = read_lock(ROOT / "stacks" / "spf.lock.json")
+TINY_REPORT = (b"<feedback><report_metadata><org_name>fixed</org_name><report_id>1</report_id><date_range><begin>0</begin>"
+               b"<end>10</end></date_range></report_metadata><policy_published><domain>example.com</domain><p>none</p>"
+               b"</policy_published></feedback>")
 ENTITY_BOMB = (b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
                b"<feedback>&b;</feedback>")
 
@@ -51,7 +58,7 @@ def test_ingest_stores_every_report_once(tmp_path: Path, reports: Path, capsys: 
     shutil.copy(next(reports.glob("Yahoo*.xml.gz")), tmp_path / "copy.xml.gz")
     code, out, _ = run(capsys, "dmarc", "ingest", str(reports), str(tmp_path / "copy.xml.gz"), "--db", str(db), "--json")
     document = valid("dmarc-ingest", out)
-    assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0, "skipped": 0}
+    assert code == 0 and document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0, "skipped": 0, "known": 0}
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT COUNT(*) FROM reports").fetchone() == (12,)
         rows, messages = con.execute("SELECT COUNT(*), SUM(count) FROM rows").fetchone()
@@ -113,10 +120,150 @@ def test_ingest_from_s3(tmp_path: Path, reports: Path, capsys: pytest.CaptureFix
     assert sum(o.status == "stored" for o in outcomes) == 12
     s3.put_object(Bucket="reports", Key="inbound/zz-truncated.xml.gz", Body=gzip.compress(b"<feedback>" * 100)[:-9])
     code, out, _ = run(capsys, "dmarc", "ingest", "s3://reports/inbound/", "--db", str(tmp_path / "r.sqlite"), "--json")
-    assert code == 2 and json.loads(out)["counts"] == {"stored": 0, "duplicate": 12, "refused": 1, "skipped": 1}
+    # the objects read above are known and not downloaded again; only the new one is read
+    assert code == 2 and json.loads(out)["counts"] == {"stored": 0, "duplicate": 0, "refused": 1, "skipped": 0, "known": 13}
     assert json.loads(out)["outcomes"][-1]["name"] == "s3://reports/inbound/zz-truncated.xml.gz"
     code, _, err = run(capsys, "dmarc", "ingest", "s3://no-such-bucket/x", "--db", str(tmp_path / "r.sqlite"))
     assert code == 2 and "s3://no-such-bucket/x: S3 refused: NoSuchBucket" in err
+
+
+# --- S3, incrementally: an object read once is not downloaded again while its ETag stays the same ---------------
+
+
+class Downloads:
+    """The GetObject calls made by clients of the default boto3 session (the CLI's included), by key."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def __call__(self, params: dict, **_: object) -> None:
+        self.keys.append(params["Key"])
+
+    def take(self) -> list[str]:
+        keys, self.keys = sorted(self.keys), []
+        return keys
+
+
+@pytest.fixture
+def bucket(reports: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Downloads]]:
+    """A moto bucket ``reports`` holding the report set, an email without a report and a truncated gzip under
+    ``inbound/``, and the downloads counted through botocore's event hook."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    with mock_aws():
+        boto3.setup_default_session(region_name="eu-west-1")
+        downloads = Downloads()
+        boto3.DEFAULT_SESSION.events.register("provide-client-params.s3.GetObject", downloads)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        for path in sorted(reports.iterdir()):
+            s3.put_object(Bucket="reports", Key=f"inbound/{path.name}", Body=path.read_bytes())
+        s3.put_object(Bucket="reports", Key="inbound/spam", Body=b"Subject: buy\n\nnow\n")
+        s3.put_object(Bucket="reports", Key="inbound/zz-bad.xml.gz", Body=gzip.compress(b"<feedback>" * 100)[:-9])
+        yield s3, downloads
+
+
+def ingest_s3(capsys: pytest.CaptureFixture[str], db: Path, *flags: str) -> tuple[int, dict]:
+    code, out, _ = run(capsys, "dmarc", "ingest", "s3://reports/inbound/", "--db", str(db), "--jobs", "1", "--json", *flags)
+    return code, valid("dmarc-ingest", out)
+
+
+def test_s3_a_second_run_downloads_nothing(tmp_path: Path, bucket: tuple[Any, Downloads],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    _, downloads = bucket
+    db = tmp_path / "r.sqlite"
+    code, first = ingest_s3(capsys, db)
+    assert code == 2 and first["counts"] == {"stored": 12, "duplicate": 0, "refused": 1, "skipped": 1, "known": 0}
+    assert len(downloads.take()) == 14
+    code, second = ingest_s3(capsys, db)
+    assert code == 0 and downloads.take() == []  # listed, not downloaded; the refusal is not an error again
+    assert second["counts"] == {"stored": 0, "duplicate": 0, "refused": 0, "skipped": 0, "known": 14}
+    known = {o["name"].rsplit("/", 1)[1]: o for o in second["outcomes"]}
+    assert known["zz-bad.xml.gz"]["status"] == "known" and known["zz-bad.xml.gz"]["reason"].startswith("refused before: truncated gzip")
+    assert known["spam"]["reason"] is None and all(o["rows"] == 0 and o["reporter"] is None for o in known.values())
+    # people read one line, not one per object: the bucket grows every day
+    code, out, _ = run(capsys, "dmarc", "ingest", "s3://reports/inbound/", "--db", str(db))
+    assert code == 0 and downloads.take() == []
+    assert out == (f"0 stored (0 rows), 0 already known, 0 refused, 0 not reports, 14 S3 objects read before and"
+                   f" unchanged, not downloaded (1 of them refused then; --rescan reads them again); database {db}\n")
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT status, COUNT(*) FROM s3_objects GROUP BY status").fetchall() == [("read", 13), ("refused", 1)]
+
+
+def test_s3_a_changed_object_is_read_again_and_rescan_reads_all(tmp_path: Path, bucket: tuple[Any, Downloads],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    s3, downloads = bucket
+    db = tmp_path / "r.sqlite"
+    ingest_s3(capsys, db)
+    downloads.take()
+    # the bad object replaced by a good report under the same key: a new ETag, read again
+    s3.put_object(Bucket="reports", Key="inbound/zz-bad.xml.gz", Body=gzip.compress(TINY_REPORT))
+    code, document = ingest_s3(capsys, db)
+    assert code == 0 and downloads.take() == ["inbound/zz-bad.xml.gz"]
+    assert document["counts"] == {"stored": 1, "duplicate": 0, "refused": 0, "skipped": 0, "known": 13}
+    assert [o["reporter"] for o in document["outcomes"] if o["status"] == "stored"] == ["fixed"]
+    code, document = ingest_s3(capsys, db, "--rescan")
+    assert code == 0 and len(downloads.take()) == 14
+    assert document["counts"] == {"stored": 0, "duplicate": 13, "refused": 0, "skipped": 1, "known": 0}
+    assert ingest_s3(capsys, db)[1]["counts"]["known"] == 14 and downloads.take() == []
+
+
+def test_s3_an_object_over_the_cap_is_refused_unread_and_remembered(tmp_path: Path, bucket: tuple[Any, Downloads],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import sending_domain.dmarc_ingest as dmarc_ingest
+
+    s3, downloads = bucket
+    monkeypatch.setattr(dmarc_ingest, "MAX_INPUT", 50)
+    url = "s3://reports/inbound/"
+    with ReportStore(tmp_path / "r.sqlite") as store:
+        first = ingest(s3_inputs(url, s3, store.read_before), store, jobs=2)
+        assert downloads.take() == ["inbound/spam", "inbound/zz-bad.xml.gz"]  # the two objects under 50 bytes
+        refused = [o for o in first if o.status == "refused"]
+        assert sum(o.reason.endswith("bytes, over the cap of 50 for one input") for o in refused) == 12 == len(refused) - 1
+        second = ingest(s3_inputs(url, s3, store.read_before), store, jobs=2)
+    assert downloads.take() == [] and {o.status for o in second} == {"known"}
+    assert [o.reason for o in second if o.reason] == [f"refused before: {o.reason}" for o in refused]
+
+
+def test_s3_an_object_is_remembered_only_with_its_reports(tmp_path: Path, bucket: tuple[Any, Downloads],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    s3, downloads = bucket
+    url = "s3://reports/inbound/"
+    with ReportStore(tmp_path / "r.sqlite") as store:
+        monkeypatch.setattr(store, "_add_one", lambda *a: (_ for _ in ()).throw(OSError("disk gone")))
+        with pytest.raises(OSError):
+            ingest(s3_inputs(url, s3, store.read_before), store)
+        monkeypatch.undo()
+        assert store.db.execute("SELECT COUNT(*) FROM s3_objects").fetchone() == (0,)
+        downloads.take()
+        again = ingest(s3_inputs(url, s3, store.read_before), store)
+    assert len(downloads.take()) == 14 and sum(o.status == "stored" for o in again) == 12
+
+
+def test_a_database_of_the_previous_version_opens_and_is_upgraded(tmp_path: Path, bucket: tuple[Any, Downloads],
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "v1.sqlite"
+    with closing(sqlite3.connect(db)) as con:
+        con.executescript((ROOT / "tests" / "fixtures" / "dmarc" / "report-db-v1.sql").read_text(encoding="utf-8"))
+        assert con.execute("PRAGMA user_version").fetchone() == (1,)
+    code, out, _ = run(capsys, "dmarc", "status", "--config", str(EXAMPLE), "--domain", "example.com", "--db", str(db), "--json")
+    assert code == 0 and valid("dmarc-status", out)["domains"][0]["verdict"] == "INSUFFICIENT_EVIDENCE"
+    with ReportStore(db, create=False) as store:
+        assert len(store.reports("example.com")) == 4 and store.tallies(h.id for h in store.reports("example.com"))
+    code, document = ingest_s3(capsys, db)  # the four reports the old file holds are known by their ids
+    assert code == 2 and document["counts"] == {"stored": 8, "duplicate": 4, "refused": 1, "skipped": 1, "known": 0}
+    assert ingest_s3(capsys, db)[1]["counts"]["known"] == 14
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+        assert con.execute("SELECT COUNT(*) FROM reports").fetchone() == (12,)
+
+
+def test_a_database_of_a_newer_version_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "new.sqlite"
+    with closing(sqlite3.connect(db)) as con:
+        con.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    code, _, err = run(capsys, "dmarc", "ingest", str(tmp_path / "none"), "--db", str(db))
+    assert code == 2 and f"schema version {SCHEMA_VERSION + 1}; this sending-domain reads {SCHEMA_VERSION} and older" in err
 
 
 def _stack_with_reports(tmp_path: Path, streams: dict) -> Path:

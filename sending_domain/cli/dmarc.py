@@ -2,10 +2,11 @@
 for the next DMARC stage of each domain (``status``, which records its verdicts in the reviewed evidence file
 with ``--write``), and take the steps judged safe by editing the stack file (``propose``).
 
-Exit codes: ``ingest`` 0 when every report was stored or already known (emails without a report are skipped),
-2 when one was refused (the others are stored all the same), 3 when S3 or the database is busy or failed for now;
-``status`` 0 for PASS or INSUFFICIENT_EVIDENCE, 1 when a domain's verdict is FAIL, 2 for bad input; ``propose`` 0
-(whether or not a step was proposed), 1 when a step has to be edited by hand, 2 for bad input.
+Exit codes: ``ingest`` 0 when every report was stored or already known (emails without a report are skipped;
+an S3 object refused on an earlier run is known, not refused again), 2 when one was refused (the others are
+stored all the same), 3 when S3 or the database is busy or failed for now; ``status`` 0 for PASS or
+INSUFFICIENT_EVIDENCE, 1 when a domain's verdict is FAIL, 2 for bad input; ``propose`` 0 (whether or not a step
+was proposed), 1 when a step has to be edited by hand, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 from sending_domain.cli.common import add_domain_option, add_stack_options, bounded_int, chosen_domains, load_stack_from_args, print_json, stack_lock_path
 from sending_domain.core.text import printable
 
+STATUSES = ("stored", "duplicate", "refused", "skipped", "known")  # an ingest outcome's, counted in this order
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     dmarc = commands.add_parser("dmarc", help="DMARC aggregate reports: ingest them, and judge the next stage on them")
@@ -28,6 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("inputs", nargs="+", metavar="PATH", help="files, folders, or s3://BUCKET/PREFIX")
     ingest.add_argument("--db", metavar="FILE", help="the report database (default: stacks/dmarc-reports.sqlite)")
     ingest.add_argument("--jobs", default=None, metavar="N", help="worker processes (default: one per CPU, at most 8)")
+    ingest.add_argument("--rescan", action="store_true",
+                        help="download every S3 object again, also those read before and unchanged (same ETag)")
     ingest.add_argument("--json", action="store_true", help="machine-readable output")
     ingest.set_defaults(func=run_ingest)
 
@@ -65,33 +70,46 @@ def run_ingest(args: argparse.Namespace) -> int:
     s3 = [i for i in args.inputs if i.startswith("s3://")]
     files = [i for i in args.inputs if not i.startswith("s3://")]
 
-    def inputs():  # type: ignore[no-untyped-def]
+    def inputs(store: ReportStore):  # type: ignore[no-untyped-def]
         yield from file_inputs(files)
         if s3:
             import boto3
 
             client = boto3.client("s3")
             for url in s3:
-                yield from s3_inputs(url, client)
+                yield from s3_inputs(url, client, read_before=None if args.rescan else store.read_before)
 
     show = None if args.json else _print_outcome
     with ReportStore(db) as store:
-        outcomes = ingest(inputs(), store, jobs=jobs, on_outcome=show)
-    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("stored", "duplicate", "refused", "skipped")}
+        outcomes = ingest(inputs(store), store, jobs=jobs, on_outcome=show)
+    counts = {s: sum(1 for o in outcomes if o.status == s) for s in STATUSES}
     if args.json:
         print_json({"version": 1, "kind": "dmarc-ingest", "db": str(db), "counts": counts,
                     "outcomes": [o.as_json() for o in outcomes]})
     else:
-        rows = sum(o.rows for o in outcomes if o.status == "stored")
-        print(f"{counts['stored']} stored ({rows} rows), {counts['duplicate']} already known, {counts['refused']} refused, "
-              f"{counts['skipped']} not reports; database {db}")
+        print(_summary(outcomes, counts, db))
     return 2 if counts["refused"] else 0
+
+
+def _summary(outcomes: list, counts: dict[str, int], db: Path) -> str:
+    """One line: the counts of this run, and the S3 objects not downloaded as read before (a line each would grow
+    with the bucket every day)."""
+    rows = sum(o.rows for o in outcomes if o.status == "stored")
+    line = (f"{counts['stored']} stored ({rows} rows), {counts['duplicate']} already known, "
+            f"{counts['refused']} refused, {counts['skipped']} not reports")
+    if counts["known"]:
+        refused = sum(1 for o in outcomes if o.status == "known" and o.reason)
+        line += (f", {counts['known']} S3 objects read before and unchanged, not downloaded"
+                 f" ({refused} of them refused then; --rescan reads them again)")
+    return f"{line}; database {db}"
 
 
 def _print_outcome(outcome: object) -> None:
     from sending_domain.dmarc_ingest import Outcome
 
     assert isinstance(outcome, Outcome)
+    if outcome.status == "known":  # counted in the summary line
+        return
     if outcome.status in ("refused", "skipped"):
         print(f"{outcome.status:<10} {outcome.name}: {outcome.reason}")
     else:
