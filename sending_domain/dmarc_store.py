@@ -20,8 +20,9 @@ The file is written in WAL mode, one transaction per batch of reports, so a cras
 written and readers never see half a report.
 
 Schema versions (``PRAGMA user_version``): 1 the reports, rows and tallies; 2 adds ``s3_objects``. Every table is
-created if it does not exist, so opening an older file brings it to this version in one transaction, and the data
-it holds is kept as it is; a file of a newer version than this program knows is refused.
+created if it does not exist, so opening an older file to write (``ingest``) brings it to this version in one
+transaction and keeps the data it holds; a reader (``status``) reads it as it is; a file of a newer version than
+this program knows is refused.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class ReportStore:
             self.db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_WAIT)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self._schema()
+            self._schema(upgrade=create)
         except sqlite3.OperationalError as e:
             if "locked" in str(e) or "busy" in str(e):
                 raise _storage_error(path, e) from None
@@ -168,16 +169,17 @@ class ReportStore:
         except sqlite3.DatabaseError as e:
             raise ConfigError(Problem("", "db-unreadable", f"cannot use {path} as the report database: {e}"), source=str(path)) from None
 
-    def _schema(self) -> None:
+    def _schema(self, *, upgrade: bool) -> None:
         """A new file gets every table; one of an older version (0 is a new file) the tables it lacks, in one
-        transaction with its new version number; one of this version is left alone (``status`` never writes)."""
+        transaction with its new version number; one of this version is left alone. A reader (``status``, which
+        passes ``create=False``) does not upgrade: the tables it reads are those of version 1."""
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if not 0 <= version < SCHEMA_VERSION:
+        if not 0 <= version <= SCHEMA_VERSION:
             message = (f"the report database has schema version {version}; this sending-domain reads {SCHEMA_VERSION}"
                        " and older: upgrade sending-domain")
             raise ConfigError(Problem("", "db-version", message), source=str(self.path))
+        if version == SCHEMA_VERSION or (version > 0 and not upgrade):
+            return
         try:
             self.db.executescript(f"BEGIN IMMEDIATE;\n{_SCHEMA}PRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
         except BaseException:

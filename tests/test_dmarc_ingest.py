@@ -250,6 +250,8 @@ def test_a_database_of_the_previous_version_opens_and_is_upgraded(tmp_path: Path
     assert code == 0 and valid("dmarc-status", out)["domains"][0]["verdict"] == "INSUFFICIENT_EVIDENCE"
     with ReportStore(db, create=False) as store:
         assert len(store.reports("example.com")) == 4 and store.tallies(h.id for h in store.reports("example.com"))
+    with closing(sqlite3.connect(db)) as con:  # status only reads: the file is upgraded by the first ingest
+        assert con.execute("PRAGMA user_version").fetchone() == (1,)
     code, document = ingest_s3(capsys, db)  # the four reports the old file holds are known by their ids
     assert code == 2 and document["counts"] == {"stored": 8, "duplicate": 4, "refused": 1, "skipped": 1, "known": 0}
     assert ingest_s3(capsys, db)[1]["counts"]["known"] == 14
