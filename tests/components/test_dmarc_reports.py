@@ -18,6 +18,7 @@ from components.preflight import active_rule_set
 from components.program import run
 from tests.components import mocks as m
 from tests.components.test_program import (
+    refused_run,
     ADOPT_SETTINGS,
     EXAMPLE_COM_ZONE_ID,
     no_identity,
@@ -72,16 +73,7 @@ class Deployed:
 
 def refused(lock_file: Path, settings: dict[str, Any], rule_sets: Callable[[str], str | None],
             live: dict[str, list[dict[str, Any]]] | None = None) -> tuple[str, m.RecordingMonitor]:
-    _, monitor = m.install(private_key, live=live)
-
-    @pulumi.runtime.test
-    def deploy() -> None:
-        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=no_resolver, live_identity=no_identity,
-            live_rule_set=rule_sets)
-
-    with pytest.raises(pulumi.RunError) as caught:
-        deploy()
-    return str(caught.value), monitor
+    return refused_run(lock_file, settings, live, live_rule_set=rule_sets)
 
 
 @pytest.fixture

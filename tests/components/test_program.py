@@ -532,16 +532,23 @@ def adopt_deploy(lock_file: Path, settings: dict[str, Any], live: list[dict[str,
     return Deployment(lock_file, settings=settings, live={EXAMPLE_COM_ZONE_ID: live}, engine_checks=True, **kw)
 
 
-def adopt_refused(lock_file: Path, settings: dict[str, Any], live: list[dict[str, Any]], ses: Any = no_identity) -> tuple[str, m.RecordingMonitor]:
-    mocks, monitor = m.install(private_key, live={EXAMPLE_COM_ZONE_ID: live})
+def refused_run(lock_file: Path, settings: Any, live: dict[str, list[dict[str, Any]]] | None = None,
+                **run_options: Any) -> tuple[str, m.RecordingMonitor]:
+    """Run the program expecting a :class:`pulumi.RunError`; its message and what was registered (nothing, we hope)."""
+    _, monitor = m.install(private_key, live=live)
 
     @pulumi.runtime.test
     def deploy() -> None:
-        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=no_resolver, live_identity=ses)
+        run(copy.deepcopy(settings), lock_file=lock_file, resolver_factory=no_resolver,
+            **{"live_identity": no_identity, **run_options})
 
     with pytest.raises(pulumi.RunError) as caught:
         deploy()
     return str(caught.value), monitor
+
+
+def adopt_refused(lock_file: Path, settings: dict[str, Any], live: list[dict[str, Any]], ses: Any = no_identity) -> tuple[str, m.RecordingMonitor]:
+    return refused_run(lock_file, settings, {EXAMPLE_COM_ZONE_ID: live}, live_identity=ses)
 
 
 def test_an_unmanaged_spf_record_is_imported_with_our_content(lock_file: Path) -> None:
@@ -721,14 +728,6 @@ def test_a_forced_step_keeps_its_reason_in_the_outputs(lock_file: Path) -> None:
 def test_a_bad_evidence_file_declares_nothing(lock_file: Path, tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "dmarc-evidence.json"
     path.write_text(text, encoding="utf-8")
-    mocks, monitor = m.install(private_key)
-
-    @pulumi.runtime.test
-    def deploy() -> None:
-        run(copy.deepcopy(SETTINGS), lock_file=lock_file, evidence_file=path, resolver_factory=no_resolver,
-            live_identity=no_identity)
-
-    with pytest.raises(pulumi.RunError) as caught:
-        deploy()
-    assert str(path) in str(caught.value) and problem in str(caught.value)
+    message, monitor = refused_run(lock_file, SETTINGS, evidence_file=path)
+    assert str(path) in message and problem in message
     assert monitor.registered == []
