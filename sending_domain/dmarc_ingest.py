@@ -13,7 +13,6 @@ refusal as its reason when it was refused), one outcome for the whole object.
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sending_domain.collector import collector_paused
 from sending_domain.core.dmarc_payload import MAX_INPUT, MAX_XML, PayloadError, Payload, reports_in
 from sending_domain.core.dmarc_report import Report, ReportRefused, parse_report
 from sending_domain.core.errors import ConfigError, Problem, SendingDomainError
@@ -157,7 +157,7 @@ def _s3_errors(where: str) -> Iterator[None]:
 
 def read_input(item: Input, max_xml: int = MAX_XML) -> list[tuple[Report | None, Outcome]]:
     """Every report in one input, parsed; a refusal names the part and the reason. Never raises for bad input."""
-    with _no_gc():
+    with collector_paused():
         return _read_input(item, max_xml)
 
 
@@ -189,19 +189,6 @@ def _read_input(item: Input, max_xml: int) -> list[tuple[Report | None, Outcome]
     return results
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """The cycle collector off while reports are read and stored: they make millions of small tuples and no cycles,
-    and the collector would walk them again and again (it costs a third of the time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 # --- storing --------------------------------------------------------------------------------------------------
 
 
@@ -228,7 +215,7 @@ def ingest(inputs: Iterable[Input | Outcome], store: ReportStore, *, jobs: int =
                 emit(_with_status(outcome, status))
             pending, pending_rows, read = [], 0, []
 
-    with _no_gc():
+    with collector_paused():
         for item, result in _read_all(inputs, jobs):
             for report, outcome in result:
                 if report is None:

@@ -313,3 +313,127 @@ def test_a_list_as_a_key_is_refused_with_its_line_not_a_crash(tmp_path: Path, lo
     write_stack(tmp_path, "cplx", MINIMAL.replace("        zone: example.com\n", "        zone: example.com\n        ? [a, b]\n        : 1\n"))
     ((_, code, message),) = load_problems(stack="cplx", project_dir=tmp_path)
     assert code == "yaml-syntax" and "unhashable key" in message and "line 7" in message
+
+
+# --- the direct build: plain documents skip PyYAML's constructor, and give the same data -----------------
+
+PLAIN_DOCUMENTS = [
+    "a: text\nb: 'quoted'\nc: \"double\"\nd: |\n  block\n",
+    "ints: [0, -7, 1_000, 0x1F, 0o17, 017, 0b101, '12', 1:30]\n",
+    "floats: [1.5, -2e3, .inf, -.Inf, .nan, 1_0.5, 1:30.5]\n",
+    "bools: [yes, No, on, OFF, true, False, y]\nnulls: [~, null, ]\nempty:\n",
+    "1: one\n2.5: two\nno: three\n~: four\nnested: {a: [b, {c: [[d]]}], e: {}}\n",
+    "anchored: &only-once {a: 1}\nlist: [&x1 one, two]\n",
+    "- a list at the top\n- {with: mappings}\n",
+]
+NOT_PLAIN_DOCUMENTS = {
+    "timestamp": "when: 2026-11-30\n",
+    "merge key": "a: {<<: {b: 1}, c: 2}\n",
+    "set": "s: !!set {a, b}\n",
+    "binary": "b: !!binary aGVsbG8=\n",
+    "ordered map": "o: !!omap [a: 1]\n",
+    "duplicate key": "a: 1\na: 2\n",
+    "keys that read alike": "yes: 1\ntrue: 2\n",
+    "same text, other type": "1: a\n'1': b\n",
+    "equal in Python": "1: a\ntrue: b\n",
+    "a list as a key": "? [a, b]\n: 1\n",
+    "a long number": "n: " + "9" * 21 + "\n",
+    "deep nesting": "d: " + "[" * 32 + "]" * 32 + "\n",
+    "str tag on a list": "s: !!str [a]\n",
+    "a tag of its own": "t: !mine x\n",
+}
+
+
+@pytest.mark.parametrize("text", PLAIN_DOCUMENTS)
+def test_plain_documents_are_built_as_pyyaml_builds_them(text: str, loader: str) -> None:
+    from sending_domain import stack
+
+    parser = stack._LOADER(text)
+    expected = yaml.load(text, Loader=stack._LOADER)  # noqa: S506 - the safe loaders only
+    data = stack._plain_data(parser, parser.get_single_node())
+    assert repr(data) == repr(expected)  # repr: nan != nan, and True == 1 would hide a wrong type
+
+
+@pytest.mark.parametrize("text", NOT_PLAIN_DOCUMENTS.values(), ids=NOT_PLAIN_DOCUMENTS.keys())
+def test_anything_else_is_left_to_the_checked_path(text: str, loader: str) -> None:
+    from sending_domain import stack
+
+    parser = stack._LOADER(text)
+    with pytest.raises(stack._NotPlain):
+        stack._plain_data(parser, parser.get_single_node())
+
+
+def test_the_deepest_nesting_allowed_is_plain(loader: str) -> None:
+    from sending_domain import stack
+
+    parser = stack._LOADER("d: " + "[" * 31 + "]" * 31 + "\n")
+    assert stack._plain_data(parser, parser.get_single_node()) == yaml.safe_load("d: " + "[" * 31 + "]" * 31)
+
+
+def many_domains(count: int) -> str:
+    """A stack of ``count`` domains with most settings written out, one of them with a problem per section."""
+    lines = ["config:", "  sending-domain:settings:", "    defaults: {ttl: 600}", "    domains:"]
+    for i in range(count):
+        lines += [f"      - domain: d{i}.example.com", "        zone: example.com",
+                  "        senders: [amazonses, ip4:192.0.2.0/24]",
+                  f"        dkim: {{keys: [{{selector: s{i}, state: active}}, {{selector: n{i}, algorithm: ed25519, state: pending}}]}}",
+                  "        dmarc: {p: quarantine, pct: 50, rua: [mailto:dmarc@example.com], fo: 1}",
+                  f"        ses: {{region: eu-west-1, mailFrom: bounce{i}}}"]
+    return "\n".join(lines) + "\n"
+
+
+def checked_path_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make load_stack take the checked path (PyYAML's constructor) for every document."""
+    from sending_domain import stack
+
+    def refuse(*_: object) -> object:
+        raise stack._NotPlain
+
+    monkeypatch.setattr(stack, "_plain_data", refuse)
+
+
+@pytest.mark.parametrize("text", [EXAMPLE.read_text(), many_domains(30)], ids=["example", "30-domains"])
+def test_direct_and_checked_paths_give_the_same_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str, text: str
+) -> None:
+    from sending_domain import stack
+
+    built: list[object] = []
+    plain = stack._plain_data
+    monkeypatch.setattr(stack, "_plain_data", lambda *args: built.append(plain(*args)) or built[-1])
+    path = write_stack(tmp_path, "dev", text)
+    direct = load_stack(config_file=path).settings
+    assert built, "the direct build was not used"
+    checked_path_only(monkeypatch)
+    assert load_stack(config_file=path).settings == direct
+
+
+def test_direct_and_checked_paths_report_the_same_problems_and_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str
+) -> None:
+    text = many_domains(3).replace("pct: 50", "pct: 0", 1).replace("region: eu-west-1", "region: eu-westt-1")
+    text = text.replace("bounce2}", "bounce2, behaviorOnMxFailure: nope}").replace("ip4:192.0.2.0/24", "ip4:192.0.2.1/24", 1)
+    write_stack(tmp_path, "dev", text)
+    direct = load_problems(stack="dev", project_dir=tmp_path)
+    assert ("domains[0].dmarc.pct", "range", "must be 1..100 (percent) (line 9)") in direct
+    assert ("domains[0].senders[1]", "spf-term") == direct[0][:2] and direct[0][2].endswith("(line 7)")
+    assert len(direct) == 6  # the pct, the sender, three regions, one behaviour
+    checked_path_only(monkeypatch)
+    assert load_problems(stack="dev", project_dir=tmp_path) == direct
+
+
+def test_a_star_in_the_text_takes_the_checked_path_with_the_same_result(tmp_path: Path, loader: str) -> None:
+    write_stack(tmp_path, "plain", MINIMAL)
+    write_stack(tmp_path, "star", MINIMAL + "# * marks nothing here, but could be an alias elsewhere\n")
+    assert load_stack(stack="star", project_dir=tmp_path).settings == load_stack(stack="plain", project_dir=tmp_path).settings
+
+
+def test_the_cycle_collector_is_back_on_after_loading(tmp_path: Path) -> None:
+    import gc
+
+    write_stack(tmp_path, "dev", MINIMAL)
+    write_stack(tmp_path, "bad", MINIMAL.replace("{p: none}", "{p: nope}"))
+    load_stack(stack="dev", project_dir=tmp_path)
+    assert gc.isenabled()
+    load_problems(stack="bad", project_dir=tmp_path)
+    assert gc.isenabled()

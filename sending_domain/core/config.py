@@ -58,6 +58,11 @@ _ZONE_ID = re.compile(r"^[0-9a-f]{32}$")
 _LDH_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SES_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 
+# Built once, not per domain: defaults are frozen values, checks and hints are the same for every domain.
+_NO_SPF, _NO_GATE = SpfSettings(), DmarcGateSettings()
+_PCT_CHECK = range_check(*dmarc.PCT_RANGE, "percent")
+_ONE_OF_STATES, _ONE_OF_POLICIES = "one of " + ", ".join(dkim.STATES), "one of " + ", ".join(dmarc.POLICIES)
+
 
 def parse_settings(raw: object, *, source: str = "") -> StackSettings:
     """Check ``raw`` completely and return typed settings, or raise one ConfigError with every problem."""
@@ -209,8 +214,8 @@ def _senders(node: Reader) -> tuple[str, ...]:
 def _spf(node: Reader, senders: Sequence[str]) -> SpfSettings:
     spf = node.mapping("spf", _SPF_KEYS)
     if spf is None:
-        return SpfSettings()
-    default = SpfSettings()
+        return _NO_SPF
+    default = _NO_SPF
     return SpfSettings(
         allow_wide=_allow_wide(spf, senders),
         all=(spf.text("all", check=spf_all_reason) or default.all).lower(),  # type: ignore[arg-type]
@@ -273,7 +278,7 @@ def _dkim_key(raw: object, path: str, problems: Problems) -> DkimKeySettings | N
         return None
     selector = key.text("selector", required="a selector such as s2026a", check=selector_reason)
     algorithm = key.choice("algorithm", dkim.ALGORITHMS, default=dkim.DEFAULT_ALGORITHM)
-    state = key.choice("state", dkim.STATES, required="one of " + ", ".join(dkim.STATES))
+    state = key.choice("state", dkim.STATES, required=_ONE_OF_STATES)
     if algorithm is None or state is None:
         return None
     selector = (selector or "").lower()
@@ -317,8 +322,8 @@ def _dmarc(node: Reader) -> DmarcSettings:
     section = node.mapping("dmarc", _DMARC_KEYS, required="a DMARC policy, at least {p: none}")
     if section is None:
         return DmarcSettings(p="none")
-    p = section.choice("p", dmarc.POLICIES, required="one of " + ", ".join(dmarc.POLICIES))
-    pct = section.integer("pct", 100, check=range_check(*dmarc.PCT_RANGE, "percent"))
+    p = section.choice("p", dmarc.POLICIES, required=_ONE_OF_POLICIES)
+    pct = section.integer("pct", 100, check=_PCT_CHECK)
     if reason := dmarc.check_none_pct(p, pct):
         section.add("pct", "dmarc-pct-none", reason)
     return DmarcSettings(
@@ -357,7 +362,7 @@ def force_reason_problem(text: str) -> Reason | None:
 def _gate(section: Reader, domain: Reader) -> DmarcGateSettings:
     """``dmarc.gate``: the evidence ``dmarc status`` needs for the next stage (defaults in DmarcGateSettings)."""
     gate = section.mapping("gate", _GATE_KEYS)
-    d = DmarcGateSettings()
+    d = _NO_GATE
     if gate is None:
         return d
     return DmarcGateSettings(

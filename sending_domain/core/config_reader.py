@@ -19,6 +19,7 @@ from sending_domain.core.errors import Problem
 
 Reason = tuple[str, str]  # (problem code, what to do)
 _T = TypeVar("_T", str, int)
+_D = TypeVar("_D")
 Check = Callable[[_T], "Reason | None"]
 
 
@@ -36,15 +37,17 @@ def open_mapping(
     if not isinstance(raw, Mapping):
         problems.add(path, "type", f"must be a mapping ({what}), not {_kind(raw)}")
         return None
+    all_text = True
     for key in raw:
         if not isinstance(key, str):
             problems.add(_join(path, str(key)), "type", "keys must be text")
+            all_text = False
         elif key not in allowed:
             problems.add(_join(path, key), "unknown-key", _unknown_key_message(key, allowed))
-    return Reader({k: v for k, v in raw.items() if isinstance(k, str)}, path, problems)
+    return Reader(raw if all_text else {k: v for k, v in raw.items() if isinstance(k, str)}, path, problems)
 
 
-@dataclass
+@dataclass(slots=True)
 class Reader:
     """One mapping of the raw data at a key path; problems go into the shared list.
 
@@ -67,35 +70,44 @@ class Reader:
         return self.data.get(key)
 
     def _present(self, key: str, required: str | None) -> object:
-        value = self.get(key)
-        if value is None and required:
+        value = self.data.get(key)
+        return self._missing(key, required, None) if value is None else value
+
+    def _missing(self, key: str, required: str | None, default: _D) -> _D:
+        """``default`` for a missing or null key, with a ``required`` problem when it must be there."""
+        if required:
             self.add(key, "required", f"missing: add {key} ({required})")
-        return value
+        return default
 
     def text(
         self, key: str, *, required: str | None = None, default: str | None = None, check: Check[str] | None = None
     ) -> str | None:
         """Stripped text; ``default`` when missing; ``None`` (and a problem) when invalid."""
-        value = self._present(key, required)
+        value = self.data.get(key)
         if value is None:
-            return default
+            return self._missing(key, required, default)
         if not isinstance(value, str):
             hint = f' (quote it: "{value}")' if isinstance(value, int | float) else ""
             self.add(key, "type", f"must be text, not {_kind(value)}{hint}")
             return None
-        reason = check(value.strip()) if check else None
+        value = value.strip()
+        reason = check(value) if check else None
         if reason:
             self.add(key, *reason)
             return None
-        return value.strip()
+        return value
 
     def choice(
         self, key: str, allowed: Sequence[str], *, required: str | None = None, default: str | None = None
     ) -> str | None:
         """One of ``allowed`` (matched ignoring case); ``None`` (and a problem) when invalid."""
-        value = self.text(key, required=required, default=None)
+        if self.data.get(key) is None:
+            return self._missing(key, required, default)
+        value = self.text(key)
         if value is None:
-            return default if self.get(key) is None else None
+            return None
+        if value in allowed:  # as written, the usual case
+            return value
         canonical = {a.lower(): a for a in allowed}.get(value.lower())
         if canonical is None:
             self.add(key, *enum_reason(value, allowed))
@@ -103,7 +115,7 @@ class Reader:
 
     def integer(self, key: str, default: int, *, check: Check[int] | None = None) -> int:
         """A whole number; ``default`` when missing or invalid (with a problem when invalid)."""
-        value = self.get(key)
+        value = self.data.get(key)
         if value is None:
             return default
         if not isinstance(value, int) or isinstance(value, bool):
@@ -116,7 +128,7 @@ class Reader:
         return value
 
     def flag(self, key: str, default: bool) -> bool:
-        value = self.get(key)
+        value = self.data.get(key)
         if value is None:
             return default
         if not isinstance(value, bool):
