@@ -3,11 +3,16 @@
 Not a test. Start-up: each command line runs in a fresh process ``--repeat`` times; the best and the median wall
 time are printed, with PASS or MISS against the 150 ms goal for ``--version``, ``--help`` and an argument error
 (issue: the command line under real use). Stack loading: a generated stack of ``--domains`` domains (about
-180 bytes each) is loaded by :func:`sending_domain.stack.load_stack`, and the time of each stage is printed.
+180 bytes each) is loaded by :func:`sending_domain.stack.load_stack`, and the time of each stage is printed, in
+wall and CPU seconds (CPU time varies less when other work shares the machine).
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks.cli_bench [--repeat 10] [--domains 40000] [--skip-stack]
+    .venv/bin/python -m benchmarks.cli_bench [--repeat 10] [--domains 40000] [--skip-stack] [--skip-startup]
+        [--compare ../other-checkout [--rounds 3]]
+
+``--compare`` loads the same stack with another checkout's code (say main's, in a git worktree) and this one's,
+each in a fresh process and taking turns, and prints both: old and new measured in one run.
 """
 
 from __future__ import annotations
@@ -49,33 +54,83 @@ def stack_file(domains: int) -> str:
 
 
 def load(domains: int) -> None:
+    """Time each stage of loading a generated stack, in this process (wall and CPU time)."""
     import yaml
 
     from sending_domain import stack
+    from sending_domain.collector import collector_paused
+    from sending_domain.core.config import parse_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "Pulumi.big.yaml"
         path.write_text(stack_file(domains), encoding="utf-8")
         text = path.read_text(encoding="utf-8")
         print(f"stack of {domains} domains, {len(text.encode()) / 2**20:.1f} MiB, loader {stack._LOADER.__name__}")
-        started = time.perf_counter()
-        loader = stack._LOADER(text)
-        node = loader.get_single_node()
-        composed = time.perf_counter()
-        stack._inspect(node)
-        inspected = time.perf_counter()
-        loader.construct_document(node)
-        built = time.perf_counter()
-        loader.dispose()
+        clock = _Clock()
+        with collector_paused():
+            loader = stack._LOADER(text)
+            node = loader.get_single_node()
+            composed = clock.lap()
+            data = stack._plain_data(loader, node)
+            built = clock.lap()
+            parse_settings(data["config"]["sending-domain:settings"])
+            parsed = clock.lap()
+            loader.dispose()
+            del loader, node, data
         stack.load_stack(config_file=path)
-        whole = time.perf_counter()
-        print(f"  compose {composed - started:.2f} s, inspect {inspected - composed:.2f} s, "
-              f"construct {built - inspected:.2f} s; load_stack (all of it again, with parse_settings) "
-              f"{whole - built:.2f} s")
+        whole = clock.lap()
+        print(f"  compose {composed}, direct build {built}, parse_settings {parsed}; "
+              f"load_stack (all of it again) {whole}   [wall / CPU seconds]")
         if hasattr(yaml, "CSafeLoader"):
-            started = time.perf_counter()
-            yaml.SafeLoader(text).get_single_node()
-            print(f"  for comparison, PyYAML's pure-Python composer alone: {time.perf_counter() - started:.2f} s")
+            with collector_paused():
+                clock.lap()
+                yaml.SafeLoader(text).get_single_node()
+                print(f"  for comparison, PyYAML's pure-Python composer alone: {clock.lap()}")
+
+
+_ONE_LOAD = """
+import sys, time
+from pathlib import Path
+import sending_domain
+from sending_domain.stack import load_stack
+wall, cpu = time.perf_counter(), time.process_time()
+load_stack(config_file=Path(sys.argv[1]))
+print(time.perf_counter() - wall, time.process_time() - cpu, sending_domain.__file__)
+"""
+
+
+def compare(domains: int, trees: list[Path], rounds: int) -> None:
+    """``load_stack`` of each tree (a checkout of this project) on the same stack, each run in a fresh process,
+    the trees taking turns, so that both see the same load on a shared machine; best of ``rounds``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "Pulumi.big.yaml"
+        path.write_text(stack_file(domains), encoding="utf-8")
+        times: dict[Path, list[tuple[float, float]]] = {tree: [] for tree in trees}
+        for _ in range(rounds):
+            for tree in trees:
+                out = subprocess.run([sys.executable, "-c", _ONE_LOAD, str(path)], cwd=tree, capture_output=True,
+                                     text=True, check=True).stdout.split()
+                assert Path(out[2]).is_relative_to(tree.resolve()), f"{out[2]} is not from {tree}"
+                times[tree].append((float(out[0]), float(out[1])))
+        print(f"load_stack of {domains} domains, best of {rounds} (wall / CPU s), trees taking turns:")
+        best = {tree: (min(w for w, _ in runs), min(c for _, c in runs)) for tree, runs in times.items()}
+        first = best[trees[0]]
+        for tree, (wall, cpu) in best.items():
+            print(f"  {str(tree):40} {wall:6.2f} / {cpu:6.2f}   (the first tree's time / this: "
+                  f"{first[0] / wall:.1f}x wall, {first[1] / cpu:.1f}x CPU)")
+
+
+class _Clock:
+    """Wall and CPU time since the last lap."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def lap(self) -> str:
+        wall, cpu = time.perf_counter(), time.process_time()
+        text = f"{wall - self.wall:.2f} / {cpu - self.cpu:.2f}"
+        self.wall, self.cpu = wall, cpu
+        return text
 
 
 def main() -> int:
@@ -83,10 +138,16 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--domains", type=int, default=40_000)
     parser.add_argument("--skip-stack", action="store_true")
+    parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--compare", metavar="TREE", type=Path, action="append", default=[],
+                        help="also time load_stack of another checkout (repeatable), side by side with this one")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --compare")
     args = parser.parse_args()
-    ok = startup(args.repeat)
+    ok = args.skip_startup or startup(args.repeat)
     if not args.skip_stack:
         load(args.domains)
+    if args.compare:
+        compare(args.domains, [*args.compare, Path.cwd()], args.rounds)
     return 0 if ok else 1
 
 

@@ -31,10 +31,14 @@ class Problems(list[Problem]):
 
 
 def open_mapping(
-    raw: object, path: str, problems: Problems, allowed: Sequence[str], what: str
+    raw: object, path: str, problems: Problems, allowed: Sequence[str], what: str | None = None
 ) -> Reader | None:
-    """A reader over ``raw`` if it is a mapping; unknown keys become problems (with a did-you-mean)."""
+    """A reader over ``raw`` if it is a mapping; unknown keys become problems (with a did-you-mean).
+
+    ``what`` says what the mapping should hold; by default, its allowed keys.
+    """
     if not isinstance(raw, Mapping):
+        what = what or "allowed keys: " + ", ".join(allowed)
         problems.add(path, "type", f"must be a mapping ({what}), not {_kind(raw)}")
         return None
     all_text = True
@@ -144,13 +148,14 @@ class Reader:
         if not isinstance(value, list | tuple):
             self.add(key, "type", f"must be a list, not {_kind(value)}")
             return []
-        return [(f"{self.at(key)}[{i}]", item) for i, item in enumerate(value)]
+        at = self.at(key)
+        return [(f"{at}[{i}]", item) for i, item in enumerate(value)]
 
     def mapping(self, key: str, allowed: Sequence[str], *, required: str | None = None) -> Reader | None:
         value = self._present(key, required)
         if value is None:
             return None
-        return open_mapping(value, self.at(key), self.problems, allowed, "allowed keys: " + ", ".join(allowed))
+        return open_mapping(value, self.at(key), self.problems, allowed)
 
 
 # --- checks and reasons ----------------------------------------------------------------------------
