@@ -56,15 +56,26 @@ def load_stack(
     """Read ``--stack NAME`` (``<project_dir>/stacks/Pulumi.NAME.yaml``) or ``--config FILE``; check everything."""
     path, name = _resolve(stack, config_file, project_dir if project_dir is not None else Path.cwd())
     with collector_paused():
-        node, document, duplicates = _parse_yaml(_read(path), path)
-        raw = _settings_block(document, path)
-        try:
-            settings = parse_settings(raw, source=str(path))
-        except ConfigError as e:
-            raise ConfigError(duplicates + _with_lines(e.problems, node), source=str(path)) from None
+        settings = _settings_in(path)
+    return LoadedStack(settings, path, name)
+
+
+def _settings_in(path: Path) -> StackSettings:
+    """The settings of the stack file at ``path``, or one ConfigError with every problem at its line.
+
+    Call it with the cycle collector paused: its nodes and data, millions of objects for a large stack, are freed
+    when it returns, before the collector is back; kept alive then, the collector's first pass would walk them all
+    (1.7 s of 40,000 domains).
+    """
+    node, document, duplicates = _parse_yaml(_read(path), path)
+    raw = _settings_block(document, path)
+    try:
+        settings = parse_settings(raw, source=str(path))
+    except ConfigError as e:
+        raise ConfigError(duplicates + _with_lines(e.problems, node), source=str(path)) from None
     if duplicates:
         raise ConfigError(duplicates, source=str(path))
-    return LoadedStack(settings, path, name)
+    return settings
 
 
 def settings_from_pulumi_config(obj: object) -> StackSettings:
