@@ -16,6 +16,7 @@ This module holds the stack's own rules. Rules that DKIM and DMARC records have 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -151,9 +152,13 @@ def _placeholder_domain(ttl: int) -> DomainSettings:
     return DomainSettings("", None, None, ttl, (), SpfSettings(), (), DmarcSettings(p="none"))
 
 
+@functools.lru_cache(maxsize=1024)
 def domain_name_reason(name: str) -> Reason | None:
     """A sending domain or zone: letters, digits and hyphens, at least two labels; an international name is
-    taken in its A-label form (``bücher.example`` is ``xn--bcher-kva.example``)."""
+    taken in its A-label form (``bücher.example`` is ``xn--bcher-kva.example``).
+
+    Remembered for the last 1,024 names (as :func:`dmarc_uri_reason`): a large stack names the same zones and
+    report addresses for many domains."""
     ascii_name = to_a_label(name)
     if ascii_name is not None and is_hostname(ascii_name) and "_" not in ascii_name and "." in normalize_name(ascii_name):
         return None
@@ -434,6 +439,7 @@ def _dmarc_uris(section: Reader, key: str) -> tuple[str, ...]:
     return tuple(uris)
 
 
+@functools.lru_cache(maxsize=1024)
 def dmarc_uri_reason(uri: str) -> Reason | None:
     """RFC 7489 §6.2/§6.3: a report URI :func:`~.dmarc.check_report_uri` takes.
 
