@@ -24,10 +24,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# The regions where SES receives mail. Only these three are confirmed by the stored documentation (the AWS
-# General Reference table "Email Receiving Endpoints", quoted in aws-samples/amazon-connect-email-tasks#6);
-# AWS may have added others since: check docs.aws.amazon.com/general/latest/gr/ses.html before extending this.
-RECEIVING_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
+# The regions where SES receives mail: the AWS General Reference table "Email receiving endpoints"
+# (docs.aws.amazon.com/general/latest/gr/ses.html) as quoted in January 2024, eleven regions. The stored copy of
+# that page is cut off before the table; the quote is second-hand, and live MX records to inbound-smtp in
+# eu-central-1, eu-west-2, ap-southeast-1/2, ap-northeast-1 and ca-central-1 agree with it. An older quote
+# (aws-samples/amazon-connect-email-tasks#6) lists only us-east-1, us-west-2 and eu-west-1: AWS has added
+# regions since, so check the page before extending (or trusting) this list.
+RECEIVING_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-2", "ca-central-1",
+    "eu-west-1", "eu-west-2", "eu-central-1",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-northeast-1",
+})
 
 DEFAULT_LOCAL_PART = "dmarc"
 DEFAULT_PREFIX = "dmarc/"

@@ -13,6 +13,7 @@ from sending_domain.core import reports as r
 from sending_domain.core.config import parse_settings
 from sending_domain.core.errors import ConfigError
 from sending_domain.core.settings import ReportsSettings
+from sending_domain.core.ses_regions import SES_REGIONS
 
 BASE: dict[str, Any] = {
     "domains": [
@@ -83,7 +84,7 @@ def test_without_the_section_nothing_changes() -> None:
 @pytest.mark.parametrize(
     ("changes", "problems"),
     [
-        ({"region": "eu-central-1"}, [("reports.region", "reports-region")]),
+        ({"region": "eu-north-1"}, [("reports.region", "reports-region")]),
         ({"region": "us-gov-west-1"}, [("reports.region", "reports-region")]),
         ({"domain": "example.net"}, [("reports.domain", "reports-zone")]),
         ({"domain": "example.com"}, [("reports.domain", "reports-collision")]),
@@ -135,17 +136,21 @@ def test_a_section_of_the_wrong_kind() -> None:
 
 def test_messages_say_what_to_do() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_settings(stack(region="eu-central-1", domain="example.com"))
+        parse_settings(stack(region="eu-north-1", domain="example.com"))
     text = str(info.value)
-    assert "'eu-central-1' is not a region where SES receives mail; use one of eu-west-1, us-east-1, us-west-2" in text
+    assert ("'eu-north-1' is not a region where SES receives mail; use one of ap-northeast-1, ap-southeast-1, "
+            "ap-southeast-2, ap-southeast-3, ca-central-1, eu-central-1, eu-west-1, eu-west-2, us-east-1, us-east-2, "
+            "us-west-2") in text
     assert "example.com is a sending domain (domains[0]): an MX for the reports would take its mail" in text
 
 
 # --- the pure rules ----------------------------------------------------------------------------------------
 
 
-def test_the_receiving_regions_are_the_confirmed_ones() -> None:
-    assert r.RECEIVING_REGIONS == {"us-east-1", "us-west-2", "eu-west-1"}
+def test_the_receiving_regions_are_the_documented_ones() -> None:
+    assert r.RECEIVING_REGIONS == {"us-east-1", "us-east-2", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2",
+                                   "eu-central-1", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-northeast-1"}
+    assert r.RECEIVING_REGIONS <= SES_REGIONS  # each one an SES region botocore knows
     assert r.inbound_smtp_host("eu-west-1") == "inbound-smtp.eu-west-1.amazonaws.com"
 
 
