@@ -5,8 +5,9 @@ refuses a move of more than one ladder rung towards enforcement, a first deploym
 step towards enforcement without evidence (``evidence``: the domain's latest verdict in the reviewed evidence
 file, :mod:`sending_domain.core.evidence_file`, which must be a PASS judged at the deployed stage), unless
 ``force`` is true with a ``reason`` (the rule and the ladder live in :mod:`sending_domain.core.dmarc`). Moving
-back is always allowed. The state keeps how the deployed stage was reached: ``force``, ``reason`` and the
-``evidence`` of the step that set it (a later deployment that keeps the stage changes none of them). A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
+back is always allowed. The state keeps how the deployed stage was reached: ``force``, its ``reason``, and the
+domain's ``evidence`` entry when the stage was deployed (a later deployment that keeps the stage changes none of
+them). A domain adopted with a live DMARC record has no state yet: its ``start`` input (the stage
 receivers apply today, ``{"p": ..., "pct": ...}``) stands in for the old stage, so adopting ``p=reject`` with a
 stack at ``p=reject`` is a no-op rather than a refused first deployment. ``start`` alone never changes the
 resource (a later deployment has its own old stage). Make the ``_dmarc`` TXT record depend on this resource
@@ -78,7 +79,9 @@ def field_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
     reason = props.get("reason")
     if props.get("force") and (not isinstance(reason, str) or not reason.strip()):
         problems.append(("reason", "a forced DMARC step needs a reason (dmarc.reason), kept in the state"))
-    if _passed(props.get("evidence")) == "invalid":
+    try:
+        _passed(props.get("evidence"))
+    except ValueError:
         problems.append(("evidence", "must be the domain's entry of the evidence file (verdict, stage, next_stage)"))
     return problems
 
@@ -87,7 +90,7 @@ def transition_reason(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str |
     """The core's refusal for moving from the stage in ``olds`` to the one in ``news``, or None.
 
     ``olds`` without a stage, or for another domain, is a first deployment: it starts from ``news["start"]``
-    (the live stage of an adopted domain) when there is one.
+    (the live stage of an adopted domain) when there is one. Call it once :func:`field_problems` found none.
     """
     from sending_domain.core import dmarc
 
@@ -97,21 +100,20 @@ def transition_reason(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str |
     start = news.get("start")
     if old is None and isinstance(start, Mapping) and start.get("p") is not None:
         old = _stage(start)
-    passed = _passed(news.get("evidence"))
     return dmarc.check_transition(old, new, force=bool(news.get("force")), domain=str(news["domain"]),
-                                  passed=None if passed == "invalid" else passed)
+                                  passed=_passed(news.get("evidence")))
 
 
-def _passed(evidence: Any) -> tuple[Stage, Stage] | None | str:
-    """The step a PASS in ``evidence`` admits, None without one, or "invalid"."""
+def _passed(evidence: Any) -> tuple[Stage, Stage] | None:
+    """The step a PASS in ``evidence`` admits (None without one); ValueError when it is no evidence entry."""
     from sending_domain.core.evidence_file import Judgement
 
     if evidence is None:
         return None
     try:
         return Judgement(evidence["verdict"], evidence["stage"], evidence.get("next_stage"), evidence["judged_at"]).passed
-    except (TypeError, KeyError, ValueError, AttributeError):
-        return "invalid"
+    except (TypeError, KeyError, AttributeError) as e:
+        raise ValueError(f"not an evidence entry: {e}") from None
 
 
 def stage_outputs(props: Mapping[str, Any]) -> dict[str, Any]:
