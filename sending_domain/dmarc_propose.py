@@ -65,9 +65,7 @@ def propose(loaded: LoadedStack, steps: Mapping[str, Stage]) -> list[Proposal]:
             edits += _edits(text, _dmarc_node(root, index[name]), stage)
         except _CannotEdit as e:
             manual[name] = str(e)
-    edited = text
-    for start, end, new in sorted(edits, reverse=True):  # from the end: earlier offsets still hold
-        edited = edited[:start] + new + edited[end:]
+    edited = _apply(text, edits)
     done = [name for name in steps if name not in manual]
     if done and not _reads_back(edited, loaded.settings, {name: steps[name] for name in done}):
         manual.update({name: "the edited file did not read back as expected; edit dmarc.p and dmarc.pct by hand" for name in done})
@@ -77,12 +75,18 @@ def propose(loaded: LoadedStack, steps: Mapping[str, Stage]) -> list[Proposal]:
     proposals = []
     for name in sorted(steps, key=index.__getitem__):
         current = loaded.settings.domain(name).dmarc
-        stage = str(Stage(current.p, current.pct))
-        if name in manual:
-            proposals.append(Proposal(name, stage, str(steps[name]), "manual", manual[name]))
-        else:
-            proposals.append(Proposal(name, stage, str(steps[name]), "proposed"))
+        status = "manual" if name in manual else "proposed"
+        proposals.append(Proposal(name, str(Stage(current.p, current.pct)), str(steps[name]), status, manual.get(name, "")))
     return proposals
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """``text`` with each ``(start, end, replacement)`` made (the spans do not overlap), in one pass."""
+    pieces, at = [], 0
+    for start, end, new in sorted(edits):
+        pieces += [text[at:start], new]
+        at = end
+    return "".join([*pieces, text[at:]])
 
 
 class _CannotEdit(Exception):

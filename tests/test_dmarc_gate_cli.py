@@ -105,3 +105,17 @@ def test_a_damaged_evidence_file_is_bad_input(stack_file: Path, capsys: pytest.C
     evidence.write_bytes(b"\xff\xfe")
     code, _, err = run(capsys, "dmarc", "status", "--config", str(stack_file), "--write")
     assert code == 2 and "not UTF-8" in err
+
+
+def test_propose_takes_several_steps_in_one_edit(stack_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    evidence = stack_file.parent / "dmarc-evidence.json"
+    passed = {"verdict": "PASS", "stage": "p=none", "next_stage": "p=quarantine pct=10", "judged_at": "2026-11-30T07:41:00Z"}
+    evidence.write_text(json.dumps({"version": 1, "kind": "dmarc-evidence", "stacks": {"t": {
+        "example.com": passed, "news.example.org": passed}}}), encoding="utf-8")
+    before = load_stack(config_file=stack_file).settings
+    code, out, _ = run(capsys, "dmarc", "propose", "--config", str(stack_file), "--json")
+    assert code == 0 and [p["status"] for p in valid("dmarc-propose", out)["proposals"]] == ["proposed", "proposed"]
+    after = load_stack(config_file=stack_file).settings
+    for domain in ("example.com", "news.example.org"):
+        assert (after.domain(domain).dmarc.p, after.domain(domain).dmarc.pct) == ("quarantine", 10)
+        assert after.domain(domain).dmarc.rua == before.domain(domain).dmarc.rua

@@ -15,10 +15,15 @@ import argparse
 import datetime as dt
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sending_domain.cli.common import add_domain_option, add_stack_options, bounded_int, chosen_domains, load_stack_from_args, print_json, stack_lock_path
 from sending_domain.core.text import printable
+
+if TYPE_CHECKING:
+    from sending_domain.core.dmarc_gate import DomainStatus
 
 STATUSES = ("stored", "duplicate", "refused", "skipped", "known")  # an ingest outcome's, counted in this order
 
@@ -154,7 +159,7 @@ def _write(path: Path, text: str) -> None:
     write_atomically(path, text)
 
 
-def _record(path: Path, stack: str, statuses: list) -> None:  # type: ignore[type-arg]
+def _record(path: Path, stack: str, statuses: Sequence[DomainStatus]) -> None:
     """Each judged domain's verdict replaces its entry in the evidence file (the others are kept)."""
     from sending_domain.core.dmarc_render import evidence_entry
     from sending_domain.core.evidence_file import render_evidence, with_entries
@@ -185,8 +190,9 @@ def run_propose(args: argparse.Namespace) -> int:
                     "evidence": str(path), "proposals": [p.as_json() for p in proposals]})
     elif not proposals:
         print(f"no domain has a PASS judged at its stage in {path}: nothing to propose")
-    shown = os.path.relpath(loaded.path)
-    for p in [] if args.json else proposals:
-        done = f"set in {shown}" if p.status == "proposed" else f"edit by hand: {p.note}"
-        print(f"{p.domain}: {p.stage} → {p.next_stage}: {done}")
+    else:
+        shown = os.path.relpath(loaded.path)
+        for p in proposals:
+            done = f"set in {shown}" if p.status == "proposed" else f"edit by hand: {p.note}"
+            print(f"{p.domain}: {p.stage} → {p.next_stage}: {done}")
     return 1 if any(p.status == "manual" for p in proposals) else 0
